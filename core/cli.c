@@ -1,0 +1,24 @@
+/*
+ * cli.c -- `autofactura <command>`: parses arguments and runs the command.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: autofactura <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run       request one invoice on a portal (no queue, no database)\n"
+    "\n"
+    "`autofactura <command> --help` describes a command.\n";
+
+int af_cli_main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(USAGE, argc < 2 ? stderr : stdout);
+    return argc < 2 ? AF_EXIT_BAD_INPUT : 0;
+  }
+  fprintf(stderr, "autofactura: unknown command '%s' (see --help)\n", argv[1]);
+  return AF_EXIT_BAD_INPUT;
+}
