@@ -19,6 +19,7 @@ int af_cli_main(int argc, char **argv) {
     fputs(USAGE, argc < 2 ? stderr : stdout);
     return argc < 2 ? AF_EXIT_BAD_INPUT : 0;
   }
+  if (strcmp(argv[1], "run") == 0) return af_cli_run(argc - 1, argv + 1);
   fprintf(stderr, "autofactura: unknown command '%s' (see --help)\n", argv[1]);
   return AF_EXIT_BAD_INPUT;
 }
