@@ -242,7 +242,10 @@ int af_cli_run(int argc, char **argv) {
   rc = st.exit_code;
 done:
   af_task_free(task);
-  if (st.loop) uv_run(st.loop, UV_RUN_DEFAULT); /* let closing handles finish */
+  if (st.loop) {
+    uv_run(st.loop, UV_RUN_DEFAULT); /* let closing handles finish */
+    af_ws_shutdown();                /* the second stage: free what is left */
+  }
   af_free(st.browser_error);
   af_free(err);
   af_free(tj);

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "alloc.h"
+#include "fsutil.h"
 #include "json.h"
 
 #define HOOK_EVERY 1000
@@ -212,8 +213,14 @@ const char *af_script_error(af_script *s) { return s->error; }
 void af_script_set_owner(af_script *s, void *owner) { s->owner = owner; }
 void *af_script_owner(lua_State *L) { return get_script(L)->owner; }
 
-void af_script_push_env(af_script *s) {
-  lua_rawgeti(s->L, LUA_REGISTRYINDEX, s->env_ref);
+void af_script_set_global(af_script *s, const char *name) {
+  lua_State *L = s->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);       /* stack: v, env */
+  lua_insert(L, -2);                                   /* stack: env, v */
+  lua_pushstring(L, name);                             /* stack: env, v, name */
+  lua_insert(L, -2);                                   /* stack: env, name, v */
+  lua_rawset(L, -3);                                   /* past the strict guard */
+  lua_pop(L, 1);
 }
 
 static void set_error(af_script *s, const char *msg) {
@@ -236,19 +243,12 @@ int af_script_dofile(af_script *s, const char *path, const char *chunkname,
                      char **err) {
   lua_State *L = s->L;
   int top = lua_gettop(L);
-  luaL_Buffer name;
-  luaL_buffinit(L, &name);
-  luaL_addchar(&name, '@');
-  luaL_addstring(&name, chunkname);
-  luaL_pushresult(&name);                              /* stack: name */
-  FILE *f = fopen(path, "r");
-  if (f == NULL) {
-    lua_settop(L, top);
-    *err = af_asprintf("cannot open %s", chunkname);
-    return -1;
-  }
-  fclose(f);
-  int st = luaL_loadfilex(L, path, "t");               /* stack: name, fn|err */
+  size_t n;
+  char *src = af_fs_read(path, 1 << 20, &n, err);
+  if (src == NULL) return -1;
+  lua_pushfstring(L, "@%s", chunkname);                /* stack: name */
+  int st = luaL_loadbufferx(L, src, n, lua_tostring(L, -1), "t"); /* stack: name, fn|err */
+  af_free(src);
   if (st == LUA_OK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);
     lua_setupvalue(L, -2, 1);                          /* _ENV = sandbox */

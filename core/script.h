@@ -28,8 +28,8 @@ void af_script_free(af_script *s);
 
 /* The main state, for setting up bindings before the run. */
 lua_State *af_script_state(af_script *s);
-/* The sandbox environment table is pushed (for adding globals). */
-void af_script_push_env(af_script *s);
+/* Pop the value on top of the main state into the sandbox as a global. */
+void af_script_set_global(af_script *s, const char *name);
 
 /* Load a Lua source file in the sandbox and run it; pushes its first
  * result on the main state. chunkname is what errors show ("recipes/x.lua").

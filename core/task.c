@@ -127,6 +127,12 @@ void af__task_op_end(af_task *t, int ok, const char *detail) {
 
 /* Decode JSON text into a table on L; pushes it, or returns -1 with *err. */
 static int decode_object(lua_State *L, const char *what, const char *json, char **err) {
+  const char *first = json + strspn(json, " \t\r\n");
+  if (*first != '{' && af_json_decode(L, json, strlen(json)) == 0) {
+    lua_pop(L, 1);
+    *err = af_asprintf("%s: expected a JSON object", what);
+    return -1;
+  }
   if (af_json_decode(L, json, strlen(json)) != 0) {
     *err = af_asprintf("%s: malformed JSON (%s)", what, lua_tostring(L, -1));
     lua_pop(L, 1);

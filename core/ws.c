@@ -29,6 +29,7 @@ typedef struct af_ws {
 } af_ws;
 
 static struct lws_context *context;
+static int destroying;
 
 static void notify_close(af_ws *ws, const char *reason) {
   if (ws->notified) return;
@@ -198,7 +199,17 @@ done:
   return rc;
 }
 
+/* On a foreign loop lws frees the context in two stages: the first call
+ * closes its connections and handles; once the loop has run their close
+ * callbacks, the second call frees the rest (its SSL contexts among it). */
 void af_ws_shutdown(void) {
-  if (context) lws_context_destroy(context);
-  context = NULL;
+  if (context == NULL) return;
+  if (!destroying) {
+    destroying = 1;
+    lws_context_destroy(context);
+  } else {
+    lws_context_destroy(context);
+    context = NULL;
+    destroying = 0;
+  }
 }

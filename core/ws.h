@@ -16,8 +16,9 @@ typedef void (*af_ws_open_cb)(af_transport *t, const char *err, void *arg);
 int af_ws_connect(uv_loop_t *loop, const char *url, af_ws_open_cb on_open,
                   void *arg, char **err);
 
-/* Destroy the process's lws context; run the loop afterwards so its
- * handles close. */
+/* Destroy the process's lws context in two calls: the first closes its
+ * connections and handles; run the loop until they have closed, then call
+ * it again to free the rest. */
 void af_ws_shutdown(void);
 
 #endif
