@@ -358,10 +358,10 @@ static void offset_step(af_page_req *r) {
   af_buf_init(&a);
   af_buf_puts(&a, "{\"sel\":");
   af_buf_json_str(&a, f->selector, strlen(f->selector));
-  af_buf_puts(&a, "}");
+  af_buf_printf(&a, ",\"x\":%.2f,\"y\":%.2f}", r->x, r->y);
   r->phase = P_OFFSET;
   if (a.oom) fail_oom(r);
-  else eval_js(r, f->parent, "frame_box", a.data, 1, NULL);
+  else eval_js(r, f->parent, "frame_point", a.data, 1, NULL);
   af_buf_free(&a);
 }
 
@@ -397,16 +397,12 @@ static void js_phase_done(af_page_req *r, lua_State *L, int idx) {
     return;
   }
   switch (r->phase) {
-    case P_OFFSET: {
-      double x = 0, y = 0;
-      af_json_num(L, idx, "value.value.x", &x);
-      af_json_num(L, idx, "value.value.y", &y);
-      r->x += x;
-      r->y += y;
+    case P_OFFSET: /* the point, now in the parent frame's viewport */
+      af_json_num(L, idx, "value.value.x", &r->x);
+      af_json_num(L, idx, "value.value.y", &r->y);
       r->walk = r->walk->parent;
       offset_step(r);
       return;
-    }
     case P_POINT:
       af_json_num(L, idx, "value.value.x", &r->x);
       af_json_num(L, idx, "value.value.y", &r->y);
@@ -588,9 +584,10 @@ static void on_event(af_cdp *c, const af_cdp_msg *m, void *data) {
   if (m->session == NULL) {
     if (strcmp(meth, "Browser.downloadWillBegin") == 0) {
       const char *frame = af_json_str(L, m->idx, "params.frameId", NULL);
-      if (!is_page_frame(p, frame)) return;
-      for (af_page_req *r = p->reqs; r; r = r->next)
-        if (r->kind == K_DOWNLOAD && r->guid == NULL) {
+      for (af_page_req *r = p->reqs; r && frame; r = r->next)
+        if (r->kind == K_DOWNLOAD && r->guid == NULL &&
+            (is_page_frame(p, frame) ||
+             (r->frame && strcmp(r->frame->frame_id, frame) == 0))) {
           set_str(&r->guid, af_json_str(L, m->idx, "params.guid", NULL));
           set_str(&r->filename, af_json_str(L, m->idx, "params.suggestedFilename", NULL));
           break;

@@ -5,6 +5,7 @@
 (async (op, a, timeout) => {
   const deadline = Date.now() + timeout;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let last = null; // frame_point: the previous poll's answer
 
   // querySelector in the document, then in every open shadow root, depth first.
   const deep = (root, sel) => {
@@ -120,14 +121,29 @@
       if (!hit || !(covers(hit) || el.contains(hit))) return;
       return { x, y };
     },
-    // The content box of an <iframe>, in this frame's viewport.
-    frame_box() {
+    // Translate a point of an <iframe>'s viewport (a.x, a.y) into this
+    // frame's viewport, scrolling this frame so the point is visible. The
+    // box must hold still for one poll: a child frame's scrollIntoView
+    // scrolls its parents asynchronously.
+    frame_point() {
       const el = query(a.sel);
       if (!el || !visible(el)) return;
       if (el.tagName !== 'IFRAME' && el.tagName !== 'FRAME') throw { code: 'bad-target', error: a.sel + ' is not an <iframe>' };
-      const r = el.getBoundingClientRect(), s = getComputedStyle(el);
-      return { x: r.left + parseFloat(s.borderLeftWidth) + parseFloat(s.paddingLeft),
-               y: r.top + parseFloat(s.borderTopWidth) + parseFloat(s.paddingTop) };
+      const box = () => {
+        const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+        return { x: r.left + parseFloat(s.borderLeftWidth) + parseFloat(s.paddingLeft) + a.x,
+                 y: r.top + parseFloat(s.borderTopWidth) + parseFloat(s.paddingTop) + a.y };
+      };
+      let p = box();
+      if (p.y < 0 || p.y > innerHeight || p.x < 0 || p.x > innerWidth) {
+        window.scrollBy({ left: p.x < 0 || p.x > innerWidth ? p.x - innerWidth / 2 : 0,
+                          top: p.y < 0 || p.y > innerHeight ? p.y - innerHeight / 2 : 0,
+                          behavior: 'instant' });
+        p = box();
+      }
+      const key = p.x + ',' + p.y;
+      if (last !== key) { last = key; return; }
+      return p;
     },
     url() { return location.href; },
   };
