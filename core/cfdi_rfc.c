@@ -45,12 +45,12 @@ char *af_cfdi_rfc_normalize(const char *s) {
   return out;
 }
 
-/* Decode a normalized RFC into symbol values; -1 for a character outside
- * SAT's table or more than RFC_MAX characters. */
+/* Decode a normalized RFC into symbol values (vals holds RFC_MAX + 1; a
+ * longer RFC stops there); -1 for a character outside SAT's table. */
 static int rfc_values(const char *rfc, int *vals) {
   int n = 0;
   for (const unsigned char *p = (const unsigned char *)rfc; *p; n++) {
-    if (n == RFC_MAX) return -1;
+    if (n == RFC_MAX + 1) return n;
     if (p[0] == 0xC3 && p[1] == 0x91) {
       vals[n] = VAL_ENYE;
       p += 2;
@@ -108,7 +108,7 @@ static char check_digit(const int *v, int n) {
 }
 
 char af_cfdi_rfc_check_digit(const char *rfc) {
-  int v[RFC_MAX];
+  int v[RFC_MAX + 1];
   int n = rfc_values(rfc, v);
   if (n < 0 || rfc_shape(v, n)) return 0;
   return check_digit(v, n);
@@ -116,7 +116,7 @@ char af_cfdi_rfc_check_digit(const char *rfc) {
 
 int af_cfdi_rfc_check(const char *rfc, af_cfdi_rfc *out) {
   memset(out, 0, sizeof *out);
-  int v[RFC_MAX];
+  int v[RFC_MAX + 1];
   int n = rfc_values(rfc, v);
   out->error = n < 0 ? "must use only A-Z, Ñ, &, and 0-9 (12 or 13 characters)"
                      : rfc_shape(v, n);

@@ -96,8 +96,11 @@ static xmlDoc *load(const char *path, char **err) {
   if (doc == NULL) {
     const xmlError *e = xmlCtxtGetLastError(ctxt);
     const char *msg = e && e->message ? e->message : "parse failed\n";
-    *err = af_asprintf("xml: not well-formed (line %d): %.*s", e ? e->line : 0,
-                       (int)strcspn(msg, "\n"), msg);
+    if (strstr(msg, "Excessive depth"))
+      *err = af_strdup("xml: elements nested deeper than 256 levels (depth limit)");
+    else
+      *err = af_asprintf("xml: not well-formed (line %d): %.*s", e ? e->line : 0,
+                         (int)strcspn(msg, "\n"), msg);
   }
 done:
   if (ctxt) xmlFreeParserCtxt(ctxt);

@@ -6,6 +6,29 @@
   X(buf_json_escape)           \
   X(buf_oom_sticks)            \
   X(json_decode_paths)         \
-  X(json_decode_error)
+  X(json_decode_error)         \
+  X(cfdi_rfc_check_digit_vectors) \
+  X(cfdi_rfc_check_digit_one_char_off) \
+  X(cfdi_rfc_known_sat_exceptions) \
+  X(cfdi_rfc_format_and_date)  \
+  X(cfdi_rfc_normalize)        \
+  X(cfdi_name_normalize)       \
+  X(cfdi_postal_code)          \
+  X(cfdi_catalog_regimen_rows) \
+  X(cfdi_catalog_uso_rows)     \
+  X(cfdi_catalog_compatibility_matrix) \
+  X(cfdi_catalog_named_rules)  \
+  X(cfdi_validate_clean_profiles) \
+  X(cfdi_validate_each_rule)   \
+  X(cfdi_validate_collects_everything) \
+  X(cfdi_validate_ticket_rules) \
+  X(cfdi_validate_lua_tables)  \
+  X(cfdi_xml_verify_fixtures)  \
+  X(cfdi_xml_each_mismatch)    \
+  X(cfdi_xml_stamp_and_version) \
+  X(cfdi_xml_hostile_entities) \
+  X(cfdi_xml_hostile_size_and_depth) \
+  X(cfdi_lua_rules)            \
+  X(cfdi_lua_validate_and_verify)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
