@@ -23,6 +23,7 @@ int af_cli_main(int argc, char **argv) {
     fputs(USAGE, argc < 2 ? stderr : stdout);
     return argc < 2 ? AF_EXIT_BAD_INPUT : 0;
   }
+  if (strcmp(argv[1], "run") == 0) return af_cli_run(argc - 1, argv + 1);
   if (strcmp(argv[1], "validate") == 0) return af_cfdi_cmd_validate(argc - 1, argv + 1);
   if (strcmp(argv[1], "verify") == 0) return af_cfdi_cmd_verify(argc - 1, argv + 1);
   fprintf(stderr, "autofactura: unknown command '%s' (see --help)\n", argv[1]);

@@ -14,5 +14,7 @@ enum {
 };
 
 int af_cli_main(int argc, char **argv);
+/* Subcommands: argv[0] is the subcommand's name. */
+int af_cli_run(int argc, char **argv);
 
 #endif
