@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,13 +125,18 @@ static xmlNode *child(const xmlNode *parent, const char *ns, const char *name) {
 
 /* The TimbreFiscalDigital in any cfdi:Complemento; its namespace is resolved
  * per element, so a declaration on the element itself works. */
-static xmlNode *find_tfd(const xmlNode *root, const char *ns) {
+static xmlNode *find_tfd(const xmlNode *root, const char *ns, int *count) {
+  xmlNode *first = NULL;
+  *count = 0;
   for (xmlNode *c = root->children; c; c = c->next) {
     if (!is_el(c, ns, "Complemento")) continue;
-    xmlNode *t = child(c, NS_TFD, "TimbreFiscalDigital");
-    if (t) return t;
+    for (xmlNode *t = c->children; t; t = t->next) {
+      if (!is_el(t, NS_TFD, "TimbreFiscalDigital")) continue;
+      if (first == NULL) first = t;
+      ++*count;
+    }
   }
-  return NULL;
+  return first;
 }
 
 static char *attr(const xmlNode *n, const char *name) {
@@ -170,13 +176,14 @@ int af_cfdi_xml_uuid(const char *path, char **uuid, char **err) {
   xmlDoc *doc = load(path, err);
   if (doc == NULL) goto done;
   xmlNode *root = xmlDocGetRootElement(doc);
-  xmlNode *tfd = is_comprobante(root) ? find_tfd(root, root_ns(root)) : NULL;
-  if (tfd) {
+  int count = 0;
+  xmlNode *tfd = is_comprobante(root) ? find_tfd(root, root_ns(root), &count) : NULL;
+  if (tfd && count == 1) {
     id = attr(tfd, "UUID");
     version = attr(tfd, "Version");
   }
   if (!uuid_ok(id) || version == NULL || strcmp(version, "1.1") != 0) {
-    *err = af_strdup("xml: no TimbreFiscalDigital 1.1 with a well-formed UUID");
+    *err = af_strdup("xml: no single TimbreFiscalDigital 1.1 with a well-formed UUID");
     goto done;
   }
   if ((*uuid = uuid_upper(id)) == NULL) {
@@ -235,6 +242,16 @@ static int same_rfc(const char *a, const char *b, int *oom) {
   return same;
 }
 
+/* Codes compare trimmed and case-insensitively (" g03 " equals "G03"). */
+static int same_code(const char *a, const char *b) {
+  while (isspace((unsigned char)*a)) a++;
+  while (isspace((unsigned char)*b)) b++;
+  size_t n = strlen(a), m = strlen(b);
+  while (n && isspace((unsigned char)a[n - 1])) n--;
+  while (m && isspace((unsigned char)b[m - 1])) m--;
+  return n == m && strncasecmp(a, b, n) == 0;
+}
+
 static int amount(const char *s, double *out) {
   char *end;
   if (s == NULL) return 0;
@@ -263,7 +280,7 @@ static void compare(af_cfdi_report *r, const xmlNode *receptor, const char *name
     else if (!same_name(got, want, kind == 'N', &oom))
       MISMATCH(r, field, "is \"%s\", profile.%s is \"%s\"", got, pfield, shown);
     af_free(shown);
-  } else if (strcmp(got, want) != 0) {
+  } else if (!same_code(got, want)) {
     MISMATCH(r, field, "is \"%s\", profile.%s is \"%s\"", got, pfield, want);
   }
   if (oom) r->oom = 1;
@@ -272,11 +289,14 @@ static void compare(af_cfdi_report *r, const xmlNode *receptor, const char *name
 
 static void check_stamp(af_cfdi_verify *v, const xmlNode *root) {
   af_cfdi_report *r = &v->mismatches;
-  xmlNode *tfd = find_tfd(root, root_ns(root));
+  int count;
+  xmlNode *tfd = find_tfd(root, root_ns(root), &count);
   if (tfd == NULL) {
     MISMATCH(r, "TimbreFiscalDigital", "is missing: the CFDI is not stamped");
     return;
   }
+  if (count > 1)
+    MISMATCH(r, "TimbreFiscalDigital", "appears %d times; a CFDI has exactly one", count);
   char *version = attr(tfd, "Version"), *id = attr(tfd, "UUID");
   char *sello_cfd = attr(tfd, "SelloCFD"), *sello = attr(root, "Sello");
   if (version == NULL || strcmp(version, "1.1") != 0)

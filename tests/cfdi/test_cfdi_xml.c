@@ -42,6 +42,20 @@ TEST(cfdi_xml_verify_fixtures) {
   ASSERT_STR_EQ(v.uuid, "AB12CD34-EF56-4789-9ABC-DEF012345678");
   af_cfdi_verify_free(&v);
 
+  /* RFC with Ñ and &, padded attribute values, lower-case uso in the CFDI */
+  af_cfdi_profile retail = {"ñ&a-050716-8k9", "Comercializadora Ñandú & Asociados, S.A. de C.V.",
+                            "601", "52176", "G03", "compras@example.com"};
+  af_cfdi_ticket rt = {"88120455", "1000", "2026-11-22", NULL};
+  ASSERT_INT_EQ(af_cfdi_verify_xml(FIXTURE("retail.xml"), &retail, &rt, &v, &err), 0);
+  if (v.mismatches.n) AF__FAIL("%s: %s", v.mismatches.items[0].field, v.mismatches.items[0].message);
+  ASSERT_STR_EQ(v.uuid, "C0FFEE00-1234-11EF-A83D-00155D012007");
+  af_cfdi_verify_free(&v);
+  retail.fiscal_regime = "626";
+  ASSERT_INT_EQ(af_cfdi_verify_xml(FIXTURE("retail.xml"), &retail, &rt, &v, &err), 0);
+  ASSERT_INT_EQ(v.mismatches.n, 1);
+  ASSERT_STR_CONTAINS(v.mismatches.items[0].message, "is \"601\", profile.fiscal_regime is \"626\"");
+  af_cfdi_verify_free(&v);
+
   char *uuid = NULL;
   ASSERT_INT_EQ(af_cfdi_xml_uuid(FIXTURE("moral.xml"), &uuid, &err), 0);
   ASSERT_STR_EQ(uuid, "AB12CD34-EF56-4789-9ABC-DEF012345678");
@@ -107,6 +121,10 @@ static const char STAMPED_HEAD[] =
     "DomicilioFiscalReceptor=\"06600\" RegimenFiscalReceptor=\"612\" UsoCFDI=\"G03\"/>"
     "<cfdi:Complemento>";
 
+#define TFD_OK                                                               \
+  "<tfd:TimbreFiscalDigital xmlns:tfd=\"http://www.sat.gob.mx/TimbreFiscalDigital\" " \
+  "Version=\"1.1\" UUID=\"5B1C2D3E-4F50-4A6B-8C7D-9E0F1A2B3C4D\"/>"
+
 TEST(cfdi_xml_stamp_and_version) {
   af_cfdi_verify v;
   char *err = NULL;
@@ -134,6 +152,7 @@ TEST(cfdi_xml_stamp_and_version) {
       {"<tfd:TimbreFiscalDigital xmlns:tfd=\"http://www.sat.gob.mx/TimbreFiscalDigital\" "
        "Version=\"1.0\" UUID=\"5B1C2D3E-4F50-4A6B-8C7D-9E0F1A2B3C4D\"/>",
        "TimbreFiscalDigital.Version"},
+      {TFD_OK TFD_OK, "TimbreFiscalDigital"},
       {"<tfd:TimbreFiscalDigital xmlns:tfd=\"http://www.sat.gob.mx/TimbreFiscalDigital\" "
        "Version=\"1.1\" SelloCFD=\"xyz\" UUID=\"5B1C2D3E-4F50-4A6B-8C7D-9E0F1A2B3C4D\"/>",
        "TimbreFiscalDigital.SelloCFD"},
@@ -146,6 +165,11 @@ TEST(cfdi_xml_stamp_and_version) {
     if (v.mismatches.n != 1 || !mismatch(&v, bad[i].field))
       AF__FAIL("case %zu: expected only %s", i, bad[i].field);
     af_cfdi_verify_free(&v);
+    /* af_cfdi_xml_uuid wants exactly one well-formed 1.1 stamp */
+    char *uuid = NULL;
+    int sello_only = strcmp(bad[i].field, "TimbreFiscalDigital.SelloCFD") == 0;
+    ASSERT_INT_EQ(af_cfdi_xml_uuid(path, &uuid, &err), sello_only ? 0 : -1);
+    af_free(sello_only ? uuid : err);
     unlink(path);
     af_free(path);
     af_free(xml);
