@@ -204,11 +204,10 @@ done:
 
 /* Accented upper-case vowels become plain ones (Ñ stays): portals differ. */
 static void fold_accents(char *s) {
-  static const char map[] = "AAAAAA??EEEEIIII?NOOOOO??UUUU"; /* U+00C0.. */
+  static const char map[] = "AAAAAA??EEEEIIII??OOOOO??UUUU"; /* U+00C0-00DC */
   char *d = s;
   for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    if (p[0] == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9C && map[p[1] - 0x80] != '?' &&
-        p[1] != 0x91) {
+    if (p[0] == 0xC3 && p[1] >= 0x80 && p[1] <= 0x9C && map[p[1] - 0x80] != '?') {
       *d++ = map[p[1] - 0x80];
       p += 2;
     } else {

@@ -50,6 +50,12 @@ TEST(cfdi_xml_verify_fixtures) {
   if (v.mismatches.n) AF__FAIL("%s: %s", v.mismatches.items[0].field, v.mismatches.items[0].message);
   ASSERT_STR_EQ(v.uuid, "C0FFEE00-1234-11EF-A83D-00155D012007");
   af_cfdi_verify_free(&v);
+  retail.full_name = "COMERCIALIZADORA NANDU & ASOCIADOS"; /* Ñ is a letter, not an accent */
+  ASSERT_INT_EQ(af_cfdi_verify_xml(FIXTURE("retail.xml"), &retail, &rt, &v, &err), 0);
+  ASSERT_INT_EQ(v.mismatches.n, 1);
+  ASSERT_STR_EQ(v.mismatches.items[0].field, "Receptor.Nombre");
+  af_cfdi_verify_free(&v);
+  retail.full_name = "Comercializadora Ñandu & Asociados SA de CV";
   retail.fiscal_regime = "626";
   ASSERT_INT_EQ(af_cfdi_verify_xml(FIXTURE("retail.xml"), &retail, &rt, &v, &err), 0);
   ASSERT_INT_EQ(v.mismatches.n, 1);
