@@ -29,6 +29,7 @@
   X(cfdi_xml_hostile_entities) \
   X(cfdi_xml_hostile_size_and_depth) \
   X(cfdi_lua_rules)            \
-  X(cfdi_lua_validate_and_verify)
+  X(cfdi_lua_validate_and_verify) \
+  X(cfdi_oom_every_allocation)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
