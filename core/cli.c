@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfdi.h"
+
 static const char USAGE[] =
     "usage: autofactura <command> [options]\n"
     "\n"
     "commands:\n"
     "  run       request one invoice on a portal (no queue, no database)\n"
+    "  validate  check a profile and ticket against the CFDI 4.0 rules\n"
+    "  verify    check a CFDI XML against the profile and ticket\n"
     "\n"
     "`autofactura <command> --help` describes a command.\n";
 
@@ -20,6 +24,8 @@ int af_cli_main(int argc, char **argv) {
     return argc < 2 ? AF_EXIT_BAD_INPUT : 0;
   }
   if (strcmp(argv[1], "run") == 0) return af_cli_run(argc - 1, argv + 1);
+  if (strcmp(argv[1], "validate") == 0) return af_cfdi_cmd_validate(argc - 1, argv + 1);
+  if (strcmp(argv[1], "verify") == 0) return af_cfdi_cmd_verify(argc - 1, argv + 1);
   fprintf(stderr, "autofactura: unknown command '%s' (see --help)\n", argv[1]);
   return AF_EXIT_BAD_INPUT;
 }
