@@ -226,6 +226,8 @@ int af_cli_run(int argc, char **argv) {
   st.out = out;
   st.quiet = quiet;
   st.exit_code = AF_EXIT_INTERNAL;
+  if (af_task_warnings(task))
+    fprintf(stderr, "autofactura run: warning: %s\n", af_task_warnings(task));
   if (!quiet) fprintf(stderr, "autofactura: %s runs %s\n", af_task_recipe(task), url);
   uv_signal_init(st.loop, &st.sigint);
   uv_signal_init(st.loop, &st.sigterm);

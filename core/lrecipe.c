@@ -468,10 +468,18 @@ static int l_done(lua_State *L) {
   const char *xml = lua_tostring(L, -1);
   if (xml == NULL) return luaL_argerror(L, 2, "task:done needs {xml = path of the CFDI XML}");
   char *err = NULL;
-  if (af__task_set_invoice(t, xml, &err) != 0) {
+  if (af__task_set_invoice(t, L, xml, &err) != 0) {
+    luaL_where(L, 1);
     lua_pushstring(L, err ? err : "cannot read the CFDI XML");
     af_free(err);
+    lua_concat(L, 2);
     return lua_error(L);
+  }
+  if (t->mismatches) {
+    char *why = af_asprintf("the portal's CFDI does not match the request: %s", t->mismatches);
+    lua_pushstring(L, why ? why : "the portal's CFDI does not match the request");
+    af_free(why);
+    return end_with(L, AF_TASK_FAILED, lua_tostring(L, -1));
   }
   return end_with(L, AF_TASK_COMPLETED, NULL);
 }

@@ -8,8 +8,6 @@
 
 #include <ctype.h>
 #include <lauxlib.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "cfdi.h"
 #include "json.h"
 #include "recipe.h"
 
@@ -146,41 +145,17 @@ static int decode_object(lua_State *L, const char *what, const char *json, char 
   return 0;
 }
 
-static int valid_date(const char *s) {
-  int y, m, d;
-  char tail;
-  if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return 0;
-  static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (m < 1 || m > 12 || d < 1 || d > days[m - 1]) return 0;
-  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 0;
-  return 1;
-}
-
-/* Check the fields of the table on top; appends problems to b. */
-static void check_fields(lua_State *L, const char *what, const char *const *required,
-                         af_buf *b) {
-  for (const char *const *f = required; *f; f++) {
-    int ty = lua_getfield(L, -1, *f);                  /* stack: tbl, v */
-    const char *problem = NULL;
-    if (ty == LUA_TNIL || lua_islightuserdata(L, -1)) problem = "missing (required)";
-    else if (strcmp(*f, "amount") == 0) {
-      if (ty != LUA_TNUMBER || lua_tonumber(L, -1) <= 0)
-        problem = "must be a positive number (e.g. 1234.50)";
-    } else if (ty != LUA_TSTRING && !(ty == LUA_TNUMBER && strcmp(*f, "folio") == 0)) {
-      problem = "must be a string";
-    } else if (lua_rawlen(L, -1) == 0 && ty == LUA_TSTRING) {
-      problem = "must not be empty";
-    } else if (strcmp(*f, "date") == 0 && !valid_date(lua_tostring(L, -1))) {
-      problem = "must be a real date written YYYY-MM-DD";
-    }
-    if (problem) af_buf_printf(b, "%s%s.%s: %s", b->len ? "; " : "", what, *f, problem);
+/* Credentials are two non-empty strings; appends problems to b. */
+static void check_credentials(lua_State *L, af_buf *b) {
+  const char *const names[] = {"username", "password"};
+  for (int i = 0; i < 2; i++) {
+    lua_getfield(L, -1, names[i]);                     /* stack: creds, v */
+    if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+      af_buf_printf(b, "%scredentials.%s: must be a non-empty string", b->len ? "; " : "",
+                    names[i]);
     lua_pop(L, 1);
   }
 }
-
-static const char *const TICKET_FIELDS[] = {"folio", "amount", "date", "concept", NULL};
-static const char *const PROFILE_FIELDS[] = {"rfc", "full_name", "fiscal_regime",
-                                             "postal_code", "cfdi_use", "email", NULL};
 
 static char *field_copy(lua_State *L, const char *name) {
   lua_getfield(L, -1, name);
@@ -197,10 +172,24 @@ static int build_inputs(af_task *t, char **err) {
   int rc = -1;
   lua_newtable(L);                                     /* stack: task */
   if (decode_object(L, "ticket", t->o.ticket_json, err) != 0) goto done;
-  check_fields(L, "ticket", TICKET_FIELDS, &probs);
-  lua_setfield(L, -2, "ticket");
   if (decode_object(L, "profile", t->o.profile_json, err) != 0) goto done;
-  check_fields(L, "profile", PROFILE_FIELDS, &probs);
+  /* stack: task, ticket, profile */
+  af_cfdi_report rep;
+  af_cfdi_report_init(&rep);
+  if (af_cfdi_validate_lua(L, -1, -2, &rep) < 0) {
+    af_cfdi_report_free(&rep);
+    *err = af_strdup("out of memory");
+    goto done;
+  }
+  if (rep.errors) {
+    char *list = af_cfdi_report_join(&rep, "; ", 1);
+    af_buf_puts(&probs, list ? list : "invalid input");
+    af_free(list);
+  }
+  if (rep.warnings) t->warnings = af_cfdi_report_join(&rep, "\n", 0);
+  af_cfdi_report_free(&rep);
+  lua_insert(L, -2);                                   /* stack: task, profile, ticket */
+  lua_setfield(L, -3, "ticket");                       /* stack: task, profile */
   const char *secret_fields[] = {"rfc", "full_name", "email"};
   for (int i = 0; i < 3; i++) {
     char *v = field_copy(L, secret_fields[i]);
@@ -211,8 +200,7 @@ static int build_inputs(af_task *t, char **err) {
   t->cred_user = t->cred_pass = -1;
   if (t->o.credentials_json) {
     if (decode_object(L, "credentials", t->o.credentials_json, err) != 0) goto done;
-    const char *const cf[] = {"username", "password", NULL};
-    check_fields(L, "credentials", cf, &probs);
+    check_credentials(L, &probs);
     char *u = field_copy(L, "username"), *p = field_copy(L, "password");
     t->cred_user = add_secret(t, u);
     t->cred_pass = add_secret(t, p);
@@ -288,6 +276,12 @@ af_task *af_task_new(const af_task_opts *o, char **err) {
   }
   if ((t->script = af_script_new(&o->limits, err)) == NULL) goto fail;
   af_script_set_owner(t->script, t);
+  /* recipes get the CFDI rules; reading files stays the runtime's job */
+  lua_State *L = af_script_state(t->script);
+  luaopen_af_cfdi(L);                                  /* stack: cfdi */
+  lua_pushnil(L);
+  lua_setfield(L, -2, "verify_xml");
+  af_script_set_global(t->script, "cfdi");
   if (build_inputs(t, err) != 0 || load_recipe(t, err) != 0) goto fail;
   return t;
 fail:
@@ -417,45 +411,32 @@ void af_task_cancel(af_task *t, const char *reason) {
 
 /* ---- the invoice -------------------------------------------------------- */
 
-static const xmlChar TFD_NS[] = "http://www.sat.gob.mx/TimbreFiscalDigital";
-
-static xmlNode *find_tfd(xmlNode *n, int depth) {
-  for (; n && depth < 64; n = n->next) {
-    if (n->type == XML_ELEMENT_NODE && n->ns &&
-        xmlStrcmp(n->ns->href, TFD_NS) == 0 &&
-        xmlStrcmp(n->name, (const xmlChar *)"TimbreFiscalDigital") == 0)
-      return n;
-    xmlNode *c = find_tfd(n->children, depth + 1);
-    if (c) return c;
-  }
-  return NULL;
-}
-
-int af__task_set_invoice(af_task *t, const char *xml_path, char **err) {
+int af__task_set_invoice(af_task *t, lua_State *L, const char *xml_path, char **err) {
   char real[PATH_MAX], outreal[PATH_MAX];
-  if (realpath(xml_path, real) == NULL || realpath(t->o.out_dir, outreal) == NULL ||
-      strncmp(real, outreal, strlen(outreal)) != 0) {
+  size_t n = realpath(t->o.out_dir, outreal) ? strlen(outreal) : 0;
+  if (realpath(xml_path, real) == NULL || n == 0 || strncmp(real, outreal, n) != 0 ||
+      real[n] != '/') {
     *err = af_strdup("task:done: the XML must be a file the task downloaded");
     return -1;
   }
-  xmlDoc *doc = xmlReadFile(real, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                        XML_PARSE_NOWARNING);
-  xmlNode *tfd = doc ? find_tfd(xmlDocGetRootElement(doc), 0) : NULL;
-  xmlChar *uuid = tfd ? xmlGetProp(tfd, (const xmlChar *)"UUID") : NULL;
-  int rc = -1;
-  if (doc == NULL) *err = af_strdup("task:done: the downloaded file is not well-formed XML");
-  else if (uuid == NULL)
-    *err = af_strdup("task:done: the XML has no TimbreFiscalDigital UUID (not a stamped CFDI)");
-  else {
-    af_free(t->uuid);
-    af_free(t->xml_path);
-    t->uuid = af_strdup((const char *)uuid);
-    t->xml_path = af_strdup(real);
-    rc = 0;
-  }
-  xmlFree(uuid);
-  xmlFreeDoc(doc);
-  return rc;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->task_ref);      /* stack: task */
+  lua_getfield(L, -1, "profile");                      /* stack: task, profile */
+  lua_getfield(L, -2, "ticket");                       /* stack: task, profile, ticket */
+  af_cfdi_verify v;
+  int rc = af_cfdi_verify_xml_lua(L, real, -2, -1, &v, err);
+  lua_pop(L, 3);
+  if (rc != 0) return -1;
+  af_free(t->uuid);
+  af_free(t->xml_path);
+  af_free(t->mismatches);
+  t->uuid = v.uuid;
+  v.uuid = NULL;
+  t->xml_path = af_strdup(real);
+  t->mismatches = v.mismatches.errors ? af_cfdi_report_join(&v.mismatches, "; ", 1) : NULL;
+  af_cfdi_verify_free(&v);
+  if (t->uuid == NULL && t->mismatches == NULL)
+    t->mismatches = af_strdup("the XML has no TimbreFiscalDigital UUID (not a stamped CFDI)");
+  return 0;
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -464,6 +445,7 @@ int af_task_status(const af_task *t) { return t->status; }
 const char *af_task_reason(const af_task *t) { return t->reason; }
 const char *af_task_uuid(const af_task *t) { return t->uuid; }
 const char *af_task_recipe(const af_task *t) { return t->recipe_name; }
+const char *af_task_warnings(const af_task *t) { return t->warnings; }
 
 static void json_kv(af_buf *b, const char *k, const char *v, int comma) {
   if (comma) af_buf_puts(b, ",");
@@ -483,6 +465,12 @@ char *af_task_result_json(const af_task *t) {
   json_kv(&b, "failure_reason", t->status == AF_TASK_FAILED ? t->reason : NULL, 1);
   json_kv(&b, "intervention_reason",
           t->status == AF_TASK_INTERVENTION_NEEDED ? t->reason : NULL, 1);
+  json_kv(&b, "verification", NULL, 1);
+  b.len -= 4; /* replace null with the object */
+  af_buf_printf(&b, "{\"checked\":%s,\"ok\":%s,", t->xml_path ? "true" : "false",
+                t->xml_path && !t->mismatches ? "true" : "false");
+  json_kv(&b, "mismatches", t->mismatches, 0);
+  af_buf_puts(&b, "}");
   json_kv(&b, "url", t->o.url, 1);
   json_kv(&b, "recipe", t->recipe_name, 1);
   af_buf_puts(&b, ",\"steps\":[");
@@ -508,7 +496,8 @@ static void free_task(af_task *t) {
   char *strs[] = {(char *)t->o.url, (char *)t->o.ticket_json, (char *)t->o.profile_json,
                   (char *)t->o.credentials_json, (char *)t->o.recipe_path,
                   (char *)t->o.out_dir, t->recipe_name, t->op_action, t->op_target,
-                  t->op_detail, t->reason, t->uuid, t->xml_path};
+                  t->op_detail, t->reason, t->uuid, t->xml_path, t->mismatches,
+                  t->warnings};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) af_free(strs[i]);
   for (size_t i = 0; i < t->nsteps; i++) {
     af_free(t->steps[i].action);

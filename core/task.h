@@ -62,6 +62,8 @@ const char *af_task_status_name(int status);
 const char *af_task_reason(const af_task *t);
 const char *af_task_uuid(const af_task *t);
 const char *af_task_recipe(const af_task *t);
+/* Validation warnings (one per line) that did not stop the task, or NULL. */
+const char *af_task_warnings(const af_task *t);
 /* result.json's text (see docs/cli.md); a fresh string. */
 char *af_task_result_json(const af_task *t);
 

@@ -24,6 +24,8 @@ struct af_task {
   uint64_t op_start;
   int status;
   char *reason, *uuid, *xml_path;
+  char *mismatches;      /* the CFDI's differences from the request, or NULL */
+  char *warnings;        /* validation warnings, one per line, or NULL */
   af_step *steps;
   size_t nsteps, capsteps;
   char **secrets;        /* values never to show: RFC, name, passwords */
@@ -48,8 +50,9 @@ void af__task_op_end(af_task *t, int ok, const char *detail);
 void af__task_end(af_task *t, int status, const char *reason);
 /* Copy of s with every secret replaced by [redacted]. */
 char *af__task_redact(const af_task *t, const char *s);
-/* Read the UUID of a CFDI XML; sets t->uuid, t->xml_path or returns -1. */
-int af__task_set_invoice(af_task *t, const char *xml_path, char **err);
+/* Verify the CFDI XML the recipe downloaded against the request: sets
+ * t->uuid, t->xml_path and t->mismatches; -1 with *err if unusable. */
+int af__task_set_invoice(af_task *t, lua_State *L, const char *xml_path, char **err);
 /* Install task, page and their methods in the script (lrecipe.c). */
 void af__lrecipe_push_task(lua_State *L, af_task *t);
 void af__lrecipe_push_page(lua_State *L, af_task *t, af_frame *f);
