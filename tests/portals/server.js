@@ -375,6 +375,7 @@ const BASE_CSS = `
 body{margin:0;font-family:"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#222;background:var(--bg,#f4f5f7);font-size:15px}
 header.top{background:var(--brand);color:#fff;padding:14px 32px;display:flex;align-items:center;gap:18px;box-shadow:0 2px 6px rgba(0,0,0,.2)}
 .logo{font-weight:800;font-size:24px;letter-spacing:.5px}
+.logo .badge{display:inline-block;background:var(--accent);color:var(--accent-text,#fff);border-radius:50%;width:40px;height:40px;line-height:40px;text-align:center;font-size:16px;margin-right:10px;vertical-align:middle}
 .logo small{display:block;font-size:11px;font-weight:400;letter-spacing:2px;opacity:.85}
 header.top nav{margin-left:auto;font-size:13px}
 header.top nav a{color:#fff;margin-left:16px;text-decoration:none;opacity:.9}
@@ -491,7 +492,7 @@ function eqId(a, b) {
 const LARGA = {
   vendor: 'Gasolinera Los Pinos',
   vars: '--brand:#0b6b35;--accent:#f2b705;--accent-text:#1d1d1d;--bg:#eef3ef',
-  logo: '⛽ LOS PINOS<small>ESTACIONES DE SERVICIO</small>',
+  logo: '<span class="badge">LP</span>LOS PINOS<small>ESTACIONES DE SERVICIO</small>',
   nav: '<a href="/larga/">Facturación</a><a href="/larga/">Preguntas frecuentes</a><a href="/larga/">Contacto</a>',
 };
 
@@ -742,7 +743,7 @@ async function asistente(req, res, sub, url) {
 const SPA = {
   vendor: 'Cafés Aurora',
   vars: '--brand:#5b3a29;--accent:#c8792b;--bg:#f7f1ea',
-  logo: '☕ Cafés Aurora<small>FACTURA TU CONSUMO</small>',
+  logo: '<span class="badge">CA</span>Cafés Aurora<small>FACTURA TU CONSUMO</small>',
   nav: '<a href="/spa/">Facturar</a><a href="/spa/">Sucursales</a>',
   css: `
 #app{min-height:300px}
@@ -1303,18 +1304,18 @@ function captchaChallenge() {
   const dots = [];
   [...text].forEach((ch, ci) => {
     const g = GLYPHS[ch];
-    const ang = (rnd() - 0.5) * 0.6, sc = 4.2 + rnd() * 1.2;
-    const ox = 18 + ci * 44 + rnd() * 6, oy = 14 + rnd() * 14;
+    const ang = (rnd() - 0.5) * 0.5, sc = 5.2 + rnd() * 0.8;
+    const ox = 16 + ci * 48 + rnd() * 6, oy = 12 + rnd() * 12;
     for (let i = 0; i < 35; i++) {
       if (g[i] !== '#') continue;
       const x = (i % 5) * sc, y = Math.floor(i / 5) * sc;
       dots.push([+(ox + x * Math.cos(ang) - y * Math.sin(ang) + rnd() * 1.6).toFixed(1),
-        +(oy + x * Math.sin(ang) + y * Math.cos(ang) + rnd() * 1.6).toFixed(1), +(2 + rnd() * 1.3).toFixed(1)]);
+        +(oy + x * Math.sin(ang) + y * Math.cos(ang) + rnd() * 1.6).toFixed(1), +(2.4 + rnd() * 1.2).toFixed(1)]);
     }
   });
-  for (let i = 0; i < 90; i++) dots.push([+(rnd() * 290).toFixed(1), +(rnd() * 70).toFixed(1), +(0.6 + rnd() * 1.4).toFixed(1)]);
+  for (let i = 0; i < 70; i++) dots.push([+(rnd() * 310).toFixed(1), +(rnd() * 80).toFixed(1), +(0.5 + rnd() * 1.2).toFixed(1)]);
   for (let i = dots.length - 1; i > 0; i--) { const j = crypto.randomInt(i + 1); [dots[i], dots[j]] = [dots[j], dots[i]]; }
-  const lines = Array.from({ length: 5 }, () => [rnd() * 290, rnd() * 70, rnd() * 290, rnd() * 70].map((n) => +n.toFixed(1)));
+  const lines = Array.from({ length: 4 }, () => [rnd() * 310, rnd() * 80, rnd() * 310, rnd() * 80].map((n) => +n.toFixed(1)));
   const token = newToken();
   state.sessions.set('captcha:' + token, text);
   return { token, dots, lines };
@@ -1326,7 +1327,7 @@ const CAPTCHA = {
   logo: 'GAS<span style="color:#ffcdd2">EXPRESS</span><small>FACTURACIÓN EN LÍNEA</small>',
   nav: '<a href="/captcha/">Facturar</a><a href="/captcha/">Registrarme</a><a href="/captcha/">Iniciar sesión</a>',
   css: `
-.captcha{border:1px solid #d0d0d0;background:#f9f9f9;border-radius:4px;padding:14px 16px;max-width:360px;margin-top:16px}
+.captcha{border:1px solid #d0d0d0;background:#f9f9f9;border-radius:4px;padding:14px 16px;max-width:380px;margin-top:16px}
 .captcha canvas{background:#fff;border:1px solid #ccc;display:block;margin-bottom:10px}
 .robot{display:flex;align-items:center;gap:10px;font-size:15px;margin-top:10px}
 .robot input{width:22px;height:22px}
@@ -1361,7 +1362,7 @@ ${selectField('uso', 'Uso CFDI', optionsUso(v.uso, usoFmt), 'Selecciona...', err
 </div>
 ${field('email', 'Correo electrónico', v.email, errors, { type: 'email' })}
 <div class="captcha" id="captcha">
-  <canvas id="captcha-canvas" width="290" height="70" aria-label="Imagen de verificación"></canvas>
+  <canvas id="captcha-canvas" width="310" height="80" aria-label="Imagen de verificación"></canvas>
   ${field('captcha_texto', 'Escribe el texto de la imagen', '', {}, { attrs: 'maxlength="6"' })}
   <input type="hidden" name="captcha_token" value="${ch.token}">
   <label class="robot"><input type="checkbox" id="no-robot" name="no_robot" value="1"> No soy un robot</label>
@@ -1423,7 +1424,7 @@ async function captcha(req, res, sub) {
 const VENCIDO = {
   vendor: 'Restaurantes El Fogón',
   vars: '--brand:#7a1f0e;--accent:#e2622b;--bg:#f6efe9',
-  logo: '🔥 El Fogón<small>COCINA MEXICANA</small>',
+  logo: '<span class="badge">EF</span>El Fogón<small>COCINA MEXICANA</small>',
   nav: '<a href="/vencido/">Facturación</a><a href="/vencido/">Menú</a><a href="/vencido/">Sucursales</a>',
 };
 const SUCURSALES = [['07', 'Sucursal 07 - Coyoacán'], ['12', 'Sucursal 12 - Polanco'], ['19', 'Sucursal 19 - Satélite'], ['23', 'Sucursal 23 - Puebla Angelópolis']];
