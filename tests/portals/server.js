@@ -7,6 +7,7 @@
 //   GET /__records   issued invoices   GET /__attempts   final-step submissions
 //   POST /__reset    forget everything
 // Usage: node tests/portals/server.js [--port N]   (binds 127.0.0.1; N=0 picks a free port)
+// PORTAL_LOG=1 in the environment logs every request on stderr.
 'use strict';
 
 const http = require('http');
@@ -1570,6 +1571,9 @@ function main() {
     process.exit(2);
   }
   const server = http.createServer((req, res) => {
+    if (process.env.PORTAL_LOG) {
+      res.on('finish', () => process.stderr.write(`${req.method} ${req.headers.host}${req.url} -> ${res.statusCode}\n`));
+    }
     route(req, res).catch((e) => {
       process.stderr.write(`server.js: ${req.method} ${req.url}: ${e.stack || e}\n`);
       if (!res.headersSent) sendHtml(res, 500, '<h1>Error interno</h1><p>Ocurrió un error inesperado. Intenta más tarde.</p>');
