@@ -22,9 +22,8 @@ return {
     local t, p = task.ticket, task.profile
     if t.barcode == nil or t.folio == nil then task:fail("el ticket no trae TC# (barcode) y TR# (folio)") end
 
-    -- Entry page: accept the notice dialog that covers the form.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url. Accept the notice dialog that covers the form.
+    task:log("esperando el formulario")
     if page:wait_for("#aviso-aceptar", { timeout = 5000 }) then page:click("#aviso-aceptar") end
     if not page:wait_for("#aviso", { state = "hidden" }) then task:fail("el aviso inicial no se cerró") end
 

@@ -14,9 +14,8 @@ return {
   run = function(task, page)
     local t, p = task.ticket, task.profile
 
-    -- Open the portal; look for the CAPTCHA before touching any field.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url; look for the CAPTCHA before touching any field.
+    task:log("esperando el formulario")
     if not page:wait_for("#form-captcha") then task:fail("no apareció el formulario de facturación") end
     if page:exists("#captcha-canvas") or page:exists("#no-robot") then
       task:log("el portal pide un CAPTCHA")

@@ -16,9 +16,8 @@ return {
       if t[k] == nil then task:fail("el ticket no trae el campo " .. k .. " que pide este portal") end
     end
 
-    -- Open the portal and wait for the invoicing form.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url: wait for the invoicing form.
+    task:log("esperando el formulario")
     if not page:wait_for("#form-factura") then task:fail("no apareció el formulario de facturación") end
     if page:exists("#captcha-canvas") or page:exists(".g-recaptcha") then
       task:need_human("captcha: el portal pide verificar que no eres un robot")

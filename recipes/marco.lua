@@ -15,9 +15,8 @@ return {
     local y, m, d = tostring(t.date):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
     if y == nil or t.store == nil then task:fail("el ticket debe traer sucursal (store) y fecha AAAA-MM-DD") end
 
-    -- Outer page, then the provider's frame.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened the outer page; find the provider's frame.
+    task:log("esperando el formulario")
     if not page:wait_for("#facturacion") then task:fail("no apareció el marco de facturación") end
     local f = page:frame("#facturacion")
     if not f:wait_for("#form-marco", { timeout = 15000 }) then task:fail("el formulario del marco no cargó") end

@@ -15,9 +15,8 @@ return {
     local t, p = task.ticket, task.profile
     if t.web_id == nil then task:fail("el ticket no trae el código de facturación (web_id)") end
 
-    -- The components render after their catalog request: wait for the first field.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url; the components render after their catalog request.
+    task:log("esperando el formulario")
     if not page:wait_for("#pedido", { timeout = 15000 }) then task:fail("el formulario no terminó de cargar") end
 
     -- Purchase data.

@@ -34,9 +34,8 @@ return {
     local y, m, d = tostring(t.date):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
     if y == nil then task:fail("la fecha del ticket debe ser AAAA-MM-DD") end
 
-    -- The app renders after load: wait for its first field.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url; the app renders after load: wait for its first field.
+    task:log("esperando el formulario")
     if not page:wait_for("#folio", { timeout = 15000 }) then task:fail("la aplicación no terminó de cargar") end
 
     -- Screen 1: ticket lookup.

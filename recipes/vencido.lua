@@ -20,9 +20,8 @@ return {
   run = function(task, page)
     local t, p = task.ticket, task.profile
 
-    -- Open the lookup form.
-    task:log("abriendo el portal")
-    page["goto"](page, task.url) -- "goto" is a Lua keyword: call it by index
+    -- The runtime has opened task.url: wait for the lookup form.
+    task:log("esperando el formulario")
     if not page:wait_for("#form-buscar") then task:fail("no apareció el formulario de búsqueda") end
 
     -- Step 1: the sucursal must be one the portal lists.
