@@ -31,11 +31,12 @@ function M.tmpdir()
   return dir
 end
 
--- Start the portal server on a free port; returns { pid, port, base, dir }.
+-- Start the portal server on a free port; returns { pid, port, base, dir }. $PPID of the
+-- shell is this Lua process: the server exits by itself should the runner die mid-test.
 function M.start()
   local dir = M.tmpdir()
-  assert(os.execute(string.format("node tests/portals/server.js --port 0 >%s/out 2>%s/err & echo $! >%s/pid",
-    dir, dir, dir)))
+  assert(os.execute(string.format(
+    "node tests/portals/server.js --port 0 --parent $PPID >%s/out 2>%s/err & echo $! >%s/pid", dir, dir, dir)))
   for _ = 1, 400 do
     local pid = (M.read(dir .. "/pid") or ""):match("%d+")
     local port = (M.read(dir .. "/out") or ""):match("^portal listening http://127%.0%.0%.1:(%d+)\n$")

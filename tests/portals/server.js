@@ -6,7 +6,9 @@
 // CFDI 4.0 XML on success and record it for the tests:
 //   GET /__records   issued invoices   GET /__attempts   final-step submissions
 //   POST /__reset    forget everything
-// Usage: node tests/portals/server.js [--port N]   (binds 127.0.0.1; N=0 picks a free port)
+// Usage: node tests/portals/server.js [--port N] [--parent PID]
+//   binds 127.0.0.1; N=0 (default) picks a free port; with --parent it exits once process
+//   PID is gone, so a test runner killed mid-test leaves no server behind.
 // PORTAL_LOG=1 in the environment logs every request on stderr.
 'use strict';
 
@@ -1556,18 +1558,22 @@ async function route(req, res) {
 }
 
 function main() {
-  let port = 0;
+  let port = 0, parent = null;
   const args = process.argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port' && i + 1 < args.length) port = Number(args[++i]);
-    else if (args[i].startsWith('--port=')) port = Number(args[i].slice(7));
+    else if (args[i] === '--parent' && i + 1 < args.length) parent = Number(args[++i]);
     else {
-      process.stderr.write(`server.js: unknown argument ${args[i]} (usage: server.js [--port N])\n`);
+      process.stderr.write(`server.js: unknown argument ${args[i]} (usage: server.js [--port N] [--parent PID])\n`);
       process.exit(2);
     }
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write('server.js: --port must be an integer between 0 and 65535\n');
+    process.exit(2);
+  }
+  if (parent !== null && !(Number.isInteger(parent) && parent > 1)) {
+    process.stderr.write('server.js: --parent must be a process id greater than 1\n');
     process.exit(2);
   }
   const server = http.createServer((req, res) => {
@@ -1587,6 +1593,11 @@ function main() {
   const stop = () => { server.close(); server.closeAllConnections(); process.exit(0); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (parent !== null) {
+    setInterval(() => {
+      try { process.kill(parent, 0); } catch { stop(); }
+    }, 500).unref();
+  }
 }
 
 main();
