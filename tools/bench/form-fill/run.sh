@@ -4,13 +4,14 @@
 # alternating batches, each batch one fresh browser per side. Times run from
 # the navigation to the result page being visible; browser start is excluded.
 # Usage: tools/bench/form-fill/run.sh [BATCHES [FORMS_PER_BATCH]]   (default 5 3)
-# Needs build/autofactura, tests/node/node_modules (npm ci) and /usr/bin/chromium.
+# Needs build/autofactura (or AF_BIN), tests/node/node_modules (npm ci) and
+# /usr/bin/chromium (or AF_CHROMIUM, used by both sides).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 batches=${1:-5}
 forms=${2:-3}
-bin=$root/build/autofactura
+bin=${AF_BIN:-$root/build/autofactura}
 die() { echo "form-fill: $*" >&2; exit 1; }
 
 [[ $batches =~ ^[1-9][0-9]*$ && $forms =~ ^[1-9][0-9]*$ ]] ||
@@ -26,7 +27,7 @@ fi
 work=$(mktemp -d)
 server=""
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   if [ -n "${AF_BENCH_KEEP:-}" ]; then echo "form-fill: raw data kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
