@@ -82,9 +82,11 @@ static int page_k(lua_State *L, int status, lua_KContext ctx) {
       return 2;
     }
     char *msg = af__task_redact(t, err);
+    luaL_where(L, 1); /* the recipe's file:line */
     lua_pushfstring(L, "%s %s: %s", t->op_action ? t->op_action : "page",
                     t->op_target ? t->op_target : "", msg ? msg : err);
     af_free(msg);
+    lua_concat(L, 2);
     return lua_error(L);
   }
   switch (kind) {
@@ -173,13 +175,13 @@ static int run_js(lua_State *L, lpage *p, af_task *t, const char *op,
 
 /* ---- page methods ------------------------------------------------------- */
 
-static int l_goto(lua_State *L) {
+static int l_navigate(lua_State *L) {
   lpage *p = check_page(L);
   const char *url = luaL_checkstring(L, 2);
-  if (p->frame) return luaL_error(L, "page:goto works on the page, not a frame");
+  if (p->frame) return luaL_error(L, "page:navigate works on the page, not a frame");
   int timeout = opt_timeout(L, 3, 30000);
-  af_task *t = begin_op(L, "navigate", "goto", url, NULL);
-  return yield_for(L, t, af_page_goto(&t->req, t->page, url, timeout, af__lrecipe_on_req),
+  af_task *t = begin_op(L, "navigate", "navigate", url, NULL);
+  return yield_for(L, t, af_page_navigate(&t->req, t->page, url, timeout, af__lrecipe_on_req),
                    R_ACTION);
 }
 
@@ -406,7 +408,7 @@ static int l_page_tostring(lua_State *L) {
 }
 
 static const luaL_Reg page_methods[] = {
-    {"goto", l_goto},         {"fill", l_fill},
+    {"navigate", l_navigate}, {"fill", l_fill},
     {"select", l_select},     {"check", l_check},
     {"click", l_click},       {"press", l_press},
     {"download", l_download}, {"screenshot", l_screenshot},

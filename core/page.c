@@ -130,6 +130,7 @@ static void set_str(char **dst, const char *src) {
 /* ---- request lifecycle --------------------------------------------------- */
 
 static void run_phase(af_page_req *r);
+static void on_tick(uv_timer_t *t);
 
 static void unlink_req(af_page_req *r) {
   for (af_page_req **pr = &r->page->reqs; *pr; pr = &(*pr)->next)
@@ -612,7 +613,17 @@ static void on_event(af_cdp *c, const af_cdp_msg *m, void *data) {
     double id = 0;
     af_json_bool(L, m->idx, "params.context.auxData.isDefault", &def);
     af_json_num(L, m->idx, "params.context.id", &id);
-    if (frame && def) ctx_set(p, frame, m->session, (int)id);
+    if (frame && def) {
+      ctx_set(p, frame, m->session, (int)id);
+      /* a new document: retry waiting operations now, not after RETRY_MS */
+      int kick = 0;
+      for (af_page_req *r = p->reqs; r; r = r->next)
+        if (r->retry_at) {
+          r->retry_at = now_ms(p);
+          kick = 1;
+        }
+      if (kick) uv_timer_start(&p->tick, on_tick, 0, 10);
+    }
   } else if (strcmp(meth, "Runtime.executionContextDestroyed") == 0) {
     double id = -1;
     af_json_num(L, m->idx, "params.executionContextId", &id);
@@ -802,7 +813,7 @@ static int begin(af_page_req *r) {
   return 0;
 }
 
-int af_page_goto(af_page_req *r, af_page *p, const char *url, int timeout_ms,
+int af_page_navigate(af_page_req *r, af_page *p, const char *url, int timeout_ms,
                  af_page_cb cb) {
   start_req(r, p, NULL, K_GOTO, timeout_ms > 0 ? timeout_ms : 30000, cb);
   if ((r->op = af_strdup(url)) == NULL) return unlink_req(r), -1;

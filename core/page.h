@@ -54,7 +54,7 @@ const char *af_page_last_dialog(af_page *p);
 
 /* Requests. timeout_ms bounds the whole action. The element actions take
  * a CSS selector that pierces open shadow roots. */
-int af_page_goto(af_page_req *r, af_page *p, const char *url, int timeout_ms,
+int af_page_navigate(af_page_req *r, af_page *p, const char *url, int timeout_ms,
                  af_page_cb cb);
 /* A page.js operation (wait, wait_any, wait_text, exists, text, value,
  * fill, select, check, url) with its arguments as a JSON object. */

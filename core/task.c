@@ -376,10 +376,10 @@ static void on_page_open(af_page *p, const char *err, void *data) {
     return;
   }
   t->page = p;
-  af__task_op_begin(t, "navigate", "goto", t->o.url, NULL);
+  af__task_op_begin(t, "navigate", "navigate", t->o.url, NULL);
   t->req.data = t;
   t->req_busy = 1;
-  if (af_page_goto(&t->req, p, t->o.url, 30000, on_first_load) != 0) {
+  if (af_page_navigate(&t->req, p, t->o.url, 30000, on_first_load) != 0) {
     t->req_busy = 0;
     af__task_end(t, AF_TASK_FAILED, "out of memory");
   }

@@ -25,7 +25,7 @@
 -- reaches Lua, step records or logs.
 
 ---@class Options
----@field timeout? integer      milliseconds (default 10000; goto and download 30000)
+---@field timeout? integer      milliseconds (default 10000; navigate and download 30000)
 
 ---@class WaitOptions: Options
 ---@field state? "visible"|"attached"|"hidden"
@@ -74,7 +74,7 @@ local Page = {}
 --- Navigate and wait for the load event. Not on frames.
 ---@param url string
 ---@param opts? Options
-function Page:goto(url, opts) end
+function Page:navigate(url, opts) end
 
 --- Set an input's or textarea's value, firing input and change events.
 ---@param selector string
