@@ -17,11 +17,13 @@
 #include "page_js.h" /* generated from page.js: AF_PAGE_JS */
 
 enum { K_GOTO, K_JS, K_CLICK, K_PRESS, K_EVAL, K_SHOT, K_DOWNLOAD, K_FRAME };
-enum { P_START, P_POINT, P_OFFSET, P_MOUSE, P_FOCUS, P_KEYS, P_LOAD,
+enum { P_START, P_POINT, P_OFFSET, P_MOUSE, P_VERIFY, P_FOCUS, P_KEYS, P_LOAD,
        P_ELEMENT, P_DESCRIBE, P_BEGIN, P_PROGRESS };
 
 #define RETRY_MS 50
 #define GRACE_MS 3000
+#define VERIFY_MS 600   /* how long a frame click may take to arrive */
+#define CLICK_TRIES 3
 
 typedef struct ctx_entry {
   struct ctx_entry *next;
@@ -228,6 +230,7 @@ static void eval_js(af_page_req *r, af_frame *f, const char *op, const char *arg
   }
   uint64_t now = now_ms(r->page);
   long left = r->deadline > now ? (long)(r->deadline - now) : 0;
+  if (r->phase == P_VERIFY && left > VERIFY_MS) left = VERIFY_MS;
   af_buf expr, params;
   af_buf_init(&expr);
   af_buf_init(&params);
@@ -249,10 +252,19 @@ static void eval_js(af_page_req *r, af_frame *f, const char *op, const char *arg
 
 static void js_phase_done(af_page_req *r, lua_State *L, int idx);
 
+static void click_done(af_page_req *r);
+
 static void on_eval_reply(af_cdp *c, const af_cdp_msg *m, void *data) {
   af_page_req *r = data;
   (void)c;
   r->call_id = 0;
+  if (r->phase == P_VERIFY && (m->error ? transient(m->error) :
+                               af_json_push(m->L, m->idx, "result.exceptionDetails") != LUA_TNIL)) {
+    if (!m->error) lua_pop(m->L, 1);
+    click_done(r); /* the frame navigated away: the click arrived */
+    return;
+  }
+  if (r->phase == P_VERIFY && !m->error) lua_pop(m->L, 1);
   if (m->error) {
     if (transient(m->error)) schedule_retry(r, "timeout");
     else complete(r, AF_PAGE_EFAIL, m->error);
@@ -390,6 +402,17 @@ static void js_phase_done(af_page_req *r, lua_State *L, int idx) {
   }
   int ok = 0;
   af_json_bool(L, idx, "value.ok", &ok);
+  if (r->phase == P_VERIFY) {
+    if (ok) {
+      click_done(r);
+    } else if (++r->tries < CLICK_TRIES) {
+      r->phase = P_POINT; /* the click went astray: aim again */
+      run_phase(r);
+    } else {
+      complete(r, AF_PAGE_EFAIL, "the click did not reach the element");
+    }
+    return;
+  }
   if (!ok) {
     const char *code = af_json_str(L, idx, "value.code", NULL);
     const char *err = af_json_str(L, idx, "value.error", NULL);
@@ -435,6 +458,15 @@ static void mouse_click(af_page_req *r, af_cdp_cb last_cb) {
   }
 }
 
+static void click_done(af_page_req *r) {
+  if (r->kind == K_DOWNLOAD) {
+    if (r->phase < P_BEGIN) r->phase = P_BEGIN; /* wait for the browser's events */
+    return;
+  }
+  set_str(&r->value, "true");
+  complete(r, AF_PAGE_OK, NULL);
+}
+
 static void on_mouse_done(af_cdp *c, const af_cdp_msg *m, void *data) {
   af_page_req *r = data;
   (void)c;
@@ -443,12 +475,17 @@ static void on_mouse_done(af_cdp *c, const af_cdp_msg *m, void *data) {
     complete(r, AF_PAGE_EFAIL, m->error);
     return;
   }
-  if (r->kind == K_DOWNLOAD) {
-    if (r->phase < P_BEGIN) r->phase = P_BEGIN; /* wait for the browser's events */
-    return;
+  if (r->kind == K_PRESS) {
+    set_str(&r->value, "true");
+    complete(r, AF_PAGE_OK, NULL);
+  } else if (r->frame) {
+    /* input routed into a frame can be lost (a frame that has just swapped
+     * processes): ask the frame whether the click arrived */
+    r->phase = P_VERIFY;
+    eval_js(r, r->frame, "clicked", "{}", 1, NULL);
+  } else {
+    click_done(r);
   }
-  set_str(&r->value, "true");
-  complete(r, AF_PAGE_OK, NULL);
 }
 
 static void on_describe(af_cdp *c, const af_cdp_msg *m, void *data) {
@@ -744,7 +781,7 @@ static void run_phase(af_page_req *r) {
       if (r->phase == P_OFFSET) offset_step(r);
       else if (r->phase <= P_POINT) {
         r->phase = P_POINT;
-        eval_js(r, r->frame, "point", r->args, 1, NULL);
+        eval_js(r, r->frame, "point", r->frame ? r->armed_args : r->args, 1, NULL);
       }
       return;
     case K_PRESS:
@@ -829,10 +866,22 @@ int af_page_js(af_page_req *r, af_page *p, af_frame *f, const char *op,
   return begin(r);
 }
 
+/* {"sel": ..., "arm": true}: point() installs the click check. */
+static char *armed_args(const char *sel) {
+  af_buf b;
+  af_buf_init(&b);
+  af_buf_puts(&b, "{\"arm\":true,\"sel\":");
+  af_buf_json_str(&b, sel, strlen(sel));
+  af_buf_puts(&b, "}");
+  return af_buf_steal(&b, NULL);
+}
+
 int af_page_click(af_page_req *r, af_page *p, af_frame *f, const char *sel,
                   int timeout_ms, af_page_cb cb) {
   start_req(r, p, f, K_CLICK, timeout_ms, cb);
-  if ((r->args = selector_args(sel)) == NULL) return unlink_req(r), -1;
+  r->args = selector_args(sel);
+  r->armed_args = armed_args(sel);
+  if (r->args == NULL || r->armed_args == NULL) return unlink_req(r), -1;
   return begin(r);
 }
 
@@ -863,8 +912,10 @@ int af_page_download(af_page_req *r, af_page *p, af_frame *f, const char *sel,
                      const char *dest_dir, int timeout_ms, af_page_cb cb) {
   start_req(r, p, f, K_DOWNLOAD, timeout_ms > 0 ? timeout_ms : 30000, cb);
   r->args = selector_args(sel);
+  r->armed_args = armed_args(sel);
   r->dest_dir = af_strdup(dest_dir);
-  if (r->args == NULL || r->dest_dir == NULL) return unlink_req(r), -1;
+  if (r->args == NULL || r->armed_args == NULL || r->dest_dir == NULL)
+    return unlink_req(r), -1;
   return begin(r);
 }
 
@@ -887,7 +938,7 @@ void af_page_req_cleanup(af_page_req *r) {
     if (r->call_id) af_cdp_forget(r->page->cdp, r->call_id);
     unlink_req(r);
   }
-  char **strs[] = {&r->error, &r->value, &r->op, &r->args, &r->expr,
+  char **strs[] = {&r->error, &r->value, &r->op, &r->args, &r->armed_args, &r->expr,
                    &r->loader, &r->path, &r->dest_dir, &r->guid, &r->filename};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
     af_free(*strs[i]);

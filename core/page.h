@@ -31,9 +31,9 @@ struct af_page_req {
   af_page *page;
   af_frame *frame;
   af_page_cb cb;
-  int kind, phase, call_id, active;
+  int kind, phase, call_id, active, tries;
   uint64_t deadline, retry_at;
-  char *op, *args, *expr, *loader, *path, *dest_dir, *guid, *filename;
+  char *op, *args, *armed_args, *expr, *loader, *path, *dest_dir, *guid, *filename;
   double x, y;
   af_frame *walk;
   struct af_page_req *next;

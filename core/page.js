@@ -6,6 +6,7 @@
   const deadline = Date.now() + timeout;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   let last = null; // frame_point: the previous poll's answer
+  const CLICK = Symbol.for('autofactura.click');
 
   // querySelector in the document, then in every open shadow root, depth first.
   const deep = (root, sel) => {
@@ -119,8 +120,13 @@
       }
       const covers = (n) => { for (; n; n = n.parentNode || n.host) if (n === el) return true; return false; };
       if (!hit || !(covers(hit) || el.contains(hit))) return;
+      if (a.arm) { // let `clicked` tell whether the click reached el
+        window[CLICK] = false;
+        el.addEventListener('click', () => { window[CLICK] = true; }, { capture: true, once: true });
+      }
       return { x, y };
     },
+    clicked() { return window[CLICK] === true ? true : undefined; },
     // Translate a point of an <iframe>'s viewport (a.x, a.y) into this
     // frame's viewport, scrolling this frame so the point is visible. The
     // box must hold still for one poll: a child frame's scrollIntoView

@@ -8,6 +8,8 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -112,6 +114,51 @@ static int sandbox_load(lua_State *L) {
   return 1;
 }
 
+/* require() for recipes: only the runtime's own modules under lua/af/,
+ * loaded as text into the sandbox and cached. */
+static const char KEY_LOADED = 'l';
+
+static int sandbox_require(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  size_t n = strlen(name);
+  int ok = n > 3 && strncmp(name, "af.", 3) == 0 && n < 128;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+         name[i] == '_' || (name[i] == '.' && name[i + 1] != '.' && name[i + 1]);
+  if (!ok) return luaL_error(L, "module '%s' is not available to recipes (af.* only)", name);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &KEY_LOADED);      /* stack: name, loaded */
+  if (lua_getfield(L, -1, name) != LUA_TNIL) return 1; /* stack: name, loaded, mod */
+  lua_pop(L, 1);
+  const char *dir = getenv("AF_LUA_DIR");
+  if (dir == NULL || *dir == '\0') dir = AF_SOURCE_DIR "/lua";
+  char rel[160], path[4096];
+  snprintf(rel, sizeof rel, "%s", name);
+  for (char *c = rel; *c; c++)
+    if (*c == '.') *c = '/';
+  snprintf(path, sizeof path, "%s/%s.lua", dir, rel);
+  char *err = NULL;
+  size_t len;
+  char *src = af_fs_read(path, 1 << 20, &len, &err);
+  if (src == NULL) {
+    af_free(err);
+    return luaL_error(L, "module '%s' not found", name);
+  }
+  lua_pushfstring(L, "@lua/%s.lua", rel);              /* stack: name, loaded, chunk */
+  int st = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
+  af_free(src);
+  if (st != LUA_OK) return lua_error(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, get_script(L)->env_ref);
+  lua_setupvalue(L, -2, 1);                            /* _ENV = sandbox */
+  lua_call(L, 0, 1);                                   /* stack: ..., mod */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 2, name);                            /* loaded[name] = mod */
+  return 1;
+}
+
 static const char *const BASE_ALLOWED[] = {
     "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal",
     "rawlen", "rawget", "select", "setmetatable", "getmetatable", "tonumber",
@@ -155,6 +202,10 @@ static void build_env(af_script *s) {
   lua_pop(L, 1);                                       /* stack: env */
   lua_pushcfunction(L, sandbox_load);
   lua_setfield(L, env, "load");
+  lua_pushcfunction(L, sandbox_require);
+  lua_setfield(L, env, "require");
+  lua_newtable(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &KEY_LOADED);
   lua_newtable(L);                                     /* stack: env, os */
   lua_getglobal(L, "os");                              /* stack: env, os, G.os */
   const char *const osnames[] = {"time", "date", "clock", NULL};

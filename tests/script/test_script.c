@@ -41,7 +41,7 @@ TEST(sandbox_hides_dangerous_globals) {
   char err[256];
   const char *src =
       "return function()\n"
-      "  for _, name in ipairs({'io', 'debug', 'package', 'require', 'dofile',\n"
+      "  for _, name in ipairs({'io', 'debug', 'package', 'dofile',\n"
       "                         'loadfile', 'collectgarbage', 'coroutine'}) do\n"
       "    local ok = pcall(function() return _G[name] end)\n"
       "    assert(not ok, name .. ' is reachable')\n"
@@ -52,6 +52,11 @@ TEST(sandbox_hides_dangerous_globals) {
       "  local f, e = load('\\27Lua\\84\\0')\n"
       "  assert(f == nil and e:find('binary'), 'bytecode loaded')\n"
       "  assert(load('return 1 + 1')() == 2)\n"
+      "  assert(require('af.fmt').date('2026-03-07', 'DD/MM/YYYY') == '07/03/2026')\n"
+      "  assert(require('af.fmt') == require('af.fmt'), 'cached')\n"
+      "  assert(not pcall(require, 'os'), 'only af.*')\n"
+      "  assert(not pcall(require, 'af..x'), 'no path tricks')\n"
+      "  assert(not pcall(require, 'af.nonexistent'))\n"
       "end\n";
   ASSERT_INT_EQ(run_src(src, NULL, err, sizeof err), AF_SCRIPT_RETURNED);
   return 0;
