@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include "store_cmd.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@ static const char USAGE[] =
     "\n"
     "commands:\n"
     "  run       request one invoice on a portal (no queue, no database)\n"
+    "  migrate   apply the database migrations in sql/ to AF_DATABASE_URL\n"
     "\n"
     "`autofactura <command> --help` describes a command.\n";
 
@@ -19,6 +22,7 @@ int af_cli_main(int argc, char **argv) {
     fputs(USAGE, argc < 2 ? stderr : stdout);
     return argc < 2 ? AF_EXIT_BAD_INPUT : 0;
   }
+  if (strcmp(argv[1], "migrate") == 0) return af_store_cmd_migrate(argc - 1, argv + 1);
   fprintf(stderr, "autofactura: unknown command '%s' (see --help)\n", argv[1]);
   return AF_EXIT_BAD_INPUT;
 }
