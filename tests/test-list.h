@@ -6,6 +6,16 @@
   X(buf_json_escape)           \
   X(buf_oom_sticks)            \
   X(json_decode_paths)         \
-  X(json_decode_error)
+  X(json_decode_error)         \
+  X(crypto_roundtrip)          \
+  X(crypto_tamper_every_byte)  \
+  X(crypto_bound_to_place)     \
+  X(crypto_rotation)           \
+  X(crypto_keyring_errors)     \
+  X(crypto_keyring_file)       \
+  X(crypto_rfc_normalize)      \
+  X(crypto_blind_index)        \
+  X(crypto_bytea_hex)          \
+  X(crypto_alloc_failures)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
