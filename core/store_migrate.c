@@ -92,7 +92,14 @@ static const char CREATE_TABLE[] =
     " checksum text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now());"
     "ALTER TABLE schema_migrations ENABLE ROW LEVEL SECURITY;"
-    "REVOKE ALL ON schema_migrations FROM PUBLIC";
+    "REVOKE ALL ON schema_migrations FROM PUBLIC;"
+    /* Supabase's default privileges grant its API roles every new table. */
+    "DO $$ DECLARE r text; BEGIN"
+    " FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP"
+    "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN"
+    "   EXECUTE format('REVOKE ALL ON schema_migrations FROM %I', r);"
+    "  END IF;"
+    " END LOOP; END $$";
 
 /* Apply one file in its own transaction. */
 static int apply_one(PGconn *c, const char *version, const char *name,

@@ -34,11 +34,12 @@ BEGIN
 END
 $$;
 
-CREATE SCHEMA IF NOT EXISTS auth;
-GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
-
 DO $$
 BEGIN
+  IF to_regnamespace('auth') IS NULL THEN
+    CREATE SCHEMA auth;
+    GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+  END IF;
   IF to_regclass('auth.users') IS NULL THEN
     CREATE TABLE auth.users (
       id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -59,6 +60,7 @@ BEGIN
         SELECT coalesce(nullif(current_setting('request.jwt.claim', true), ''),
                         nullif(current_setting('request.jwt.claims', true), ''))::jsonb
       $f$;
+    GRANT EXECUTE ON FUNCTION auth.jwt() TO anon, authenticated, service_role;
   END IF;
   IF to_regprocedure('auth.uid()') IS NULL THEN
     CREATE FUNCTION auth.uid() RETURNS uuid
@@ -67,6 +69,7 @@ BEGIN
         SELECT coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
                         (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
       $f$;
+    GRANT EXECUTE ON FUNCTION auth.uid() TO anon, authenticated, service_role;
   END IF;
   IF to_regprocedure('auth.role()') IS NULL THEN
     CREATE FUNCTION auth.role() RETURNS text
@@ -75,10 +78,9 @@ BEGIN
         SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''),
                         (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'))::text
       $f$;
+    GRANT EXECUTE ON FUNCTION auth.role() TO anon, authenticated, service_role;
   END IF;
 END
 $$;
 
-GRANT EXECUTE ON FUNCTION auth.uid(), auth.jwt(), auth.role()
-  TO anon, authenticated, service_role;
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;

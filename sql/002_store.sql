@@ -16,7 +16,7 @@
 -- key id, 12-byte nonce, ciphertext, 16-byte tag. Plaintext (which never
 -- starts with byte 0x01 in practice) is refused.
 CREATE DOMAIN af_ciphertext AS bytea
-  CONSTRAINT af_ciphertext_format CHECK (
+  CONSTRAINT af_ciphertext_format CHECK (VALUE IS NULL OR
     CASE WHEN octet_length(VALUE) >= 31
          THEN get_byte(VALUE, 0) = 1
               AND octet_length(VALUE) >= 30 + get_byte(VALUE, 1)
@@ -197,23 +197,24 @@ CREATE TABLE file_deletions (
   queued_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Trigger argument: the column holding the file's path.
 CREATE FUNCTION queue_file_deletion() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
   AS $$
+DECLARE
+  path text := to_jsonb(OLD) ->> TG_ARGV[0];
 BEGIN
-  IF TG_TABLE_NAME = 'task_steps' AND OLD.screenshot_url IS NOT NULL THEN
-    INSERT INTO file_deletions (path) VALUES (OLD.screenshot_url);
-  ELSIF TG_TABLE_NAME = 'cfdi_documents' AND OLD.pdf_path IS NOT NULL THEN
-    INSERT INTO file_deletions (path) VALUES (OLD.pdf_path);
+  IF path IS NOT NULL THEN
+    INSERT INTO file_deletions (path) VALUES (path);
   END IF;
   RETURN OLD;
 END
 $$;
 REVOKE ALL ON FUNCTION queue_file_deletion() FROM PUBLIC;
 CREATE TRIGGER task_steps_files AFTER DELETE ON task_steps
-  FOR EACH ROW EXECUTE FUNCTION queue_file_deletion();
+  FOR EACH ROW EXECUTE FUNCTION queue_file_deletion('screenshot_url');
 CREATE TRIGGER cfdi_documents_files AFTER DELETE ON cfdi_documents
-  FOR EACH ROW EXECUTE FUNCTION queue_file_deletion();
+  FOR EACH ROW EXECUTE FUNCTION queue_file_deletion('pdf_path');
 
 -- ==== privileges ============================================================
 -- Supabase grants everything in public to anon and authenticated by default;
