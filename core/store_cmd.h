@@ -22,4 +22,19 @@ const char *af_store_sql_dir(void);
 /* autofactura migrate [--dir DIR] */
 int af_store_cmd_migrate(int argc, char **argv);
 
+/* autofactura profile put --user UUID FILE.json | profile get --user UUID
+ * (runs as the user: RLS applies). */
+int af_store_cmd_profile(int argc, char **argv);
+
+/* autofactura credentials put --user UUID --domain D FILE.json */
+int af_store_cmd_credentials(int argc, char **argv);
+
+/* autofactura task show ID  (service identity; JSON with status and steps) */
+int af_store_cmd_task(int argc, char **argv);
+
+/* autofactura keys rotate [--batch N]: re-encrypt every value to the first
+ * key of AF_ENCRYPTION_KEYS, one transaction per batch; an interrupted run
+ * resumes where it stopped (rows already on the newest key are skipped). */
+int af_store_cmd_keys(int argc, char **argv);
+
 #endif

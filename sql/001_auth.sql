@@ -49,6 +49,9 @@ BEGIN
       email_confirmed_at timestamptz
     );
     GRANT SELECT, INSERT, UPDATE, DELETE ON auth.users TO service_role;
+    -- Marks the table as the runtime's own (admin commands may add users);
+    -- a Supabase auth.users is only ever read.
+    COMMENT ON TABLE auth.users IS 'autofactura: users of a database without Supabase Auth';
   END IF;
 
   -- The same definitions Supabase ships: claims come from the transaction's

@@ -22,6 +22,12 @@ CREATE DOMAIN af_ciphertext AS bytea
               AND octet_length(VALUE) >= 30 + get_byte(VALUE, 1)
          ELSE false END);
 
+-- The key id inside a ciphertext: `SELECT af_key_id(rfc), count(*) FROM
+-- user_profiles GROUP BY 1` shows how far a key rotation got.
+CREATE FUNCTION af_key_id(ct bytea) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT
+  AS $$ SELECT convert_from(substring(ct FROM 3 FOR get_byte(ct, 1)), 'UTF8') $$;
+
 CREATE DOMAIN af_blind_index AS bytea
   CONSTRAINT af_blind_index_size CHECK (octet_length(VALUE) = 32);
 
