@@ -16,6 +16,11 @@
   X(crypto_rfc_normalize)      \
   X(crypto_blind_index)        \
   X(crypto_bytea_hex)          \
-  X(crypto_alloc_failures)
+  X(crypto_alloc_failures)     \
+  X(store_task_lifecycle)      \
+  X(store_user_isolation)      \
+  X(store_profile_decrypt)     \
+  X(store_steps_timer_flush)   \
+  X(store_close_fails_pending)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
