@@ -4,6 +4,8 @@
 # Prints shell assignments to eval:
 #   eval "$(tools/pg/start.sh)"   ->  AF_PG_DIR, AF_PG_PORT, AF_DATABASE_URL
 # Stop it with tools/pg/stop.sh "$AF_PG_DIR".
+# Tests run without fsync; AF_PG_DURABLE=1 keeps PostgreSQL's durable
+# defaults (benchmarks).
 set -euo pipefail
 
 bin=/usr/lib/postgresql/15/bin
@@ -22,11 +24,14 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[ "${AF_PG_DURABLE:-0}" = 1 ] && durability=""
+
 # A port found free can be taken before the server binds it: retry a few times.
 for attempt in 1 2 3 4 5; do
   port=$(free_port)
   if "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir $durability" \
        start >/dev/null 2>&1; then
     echo "AF_PG_DIR=$dir; export AF_PG_DIR"
     echo "AF_PG_PORT=$port; export AF_PG_PORT"
