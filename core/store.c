@@ -7,10 +7,12 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -42,6 +44,7 @@ struct af_store {
   req *head, *tail;
   int inflight; /* head has been sent */
   int npending;
+  int broken;   /* the connection was lost: requests are refused */
   int closing;
   void (*on_closed)(void *);
   void *closed_data;
@@ -106,13 +109,17 @@ static int send_stage(af_store *s) {
 
 static void connection_lost(af_store *s) {
   const char *m = PQerrorMessage(s->conn);
+  /* A dead socket stays readable: stop polling it. */
+  s->broken = 1;
+  if (!s->closing) uv_poll_stop(&s->poll);
+  s->events = 0;
   char *why = af_asprintf("store: connection lost: %.*s", (int)strcspn(m, "\n"), m);
   fail_all(s, why ? why : "store: connection lost");
   af_free(why);
 }
 
 static void start(af_store *s) {
-  if (s->inflight || s->head == NULL || s->closing) return;
+  if (s->inflight || s->head == NULL || s->closing || s->broken) return;
   s->inflight = 1;
   if (send_stage(s) != 0) connection_lost(s);
 }
@@ -230,8 +237,8 @@ static char *prelude_for(const char *user_id) {
 int af_store_exec(af_store *s, const char *user_id, const char *sql, int nparams,
                   const char *const *params, af_store_cb cb, void *data, char **err) {
   req *r = NULL;
-  if (s->closing) {
-    *err = af_strdup("store closed");
+  if (s->closing || s->broken) {
+    *err = af_strdup(s->closing ? "store closed" : "store: connection lost (reopen the store)");
     return -1;
   }
   if (user_id && !af_store_is_uuid(user_id)) {
@@ -624,6 +631,91 @@ int af_store_profile_get(af_store *s, const af_keyring *kr, const char *user_id,
                     " postal_code, cfdi_use FROM user_profiles WHERE user_id = $1::uuid",
                     1, p, profile_loaded, pr, err) != 0) {
     af_free(pr);
+    return -1;
+  }
+  return 0;
+}
+
+/* ===} */
+
+/* {=== maintenance ============================================================ */
+
+typedef struct maint {
+  af_store *store;
+  char *root;
+  af_store_cb cb;
+  void *data;
+} maint;
+
+static void maint_end(maint *m, const char *err) {
+  if (m->cb) m->cb(m->data, NULL, err);
+  af_free(m->root);
+  af_free(m);
+}
+
+/* The file of path, if it lies under root; NULL otherwise. */
+static char *file_under(const char *root, const char *path) {
+  size_t rl = strlen(root);
+  if (strstr(path, "..") != NULL || *path == '\0') return NULL;
+  if (path[0] != '/') return af_asprintf("%s/%s", root, path);
+  if (strncmp(path, root, rl) == 0 && path[rl] == '/') return af_strdup(path);
+  return NULL;
+}
+
+static void maint_files(void *data, const PGresult *res, const char *err) {
+  maint *m = data;
+  char *msg = NULL;
+  if (err) {
+    maint_end(m, err);
+    return;
+  }
+  for (int i = 0; i < PQntuples(res); i++) {
+    char *f = file_under(m->root, PQgetvalue(res, i, 0));
+    /* Removing a small file is quick: done here, on the loop. */
+    if (f && unlink(f) != 0 && errno != ENOENT && msg == NULL)
+      msg = af_asprintf("maintenance: cannot remove %s: %s", f, strerror(errno));
+    af_free(f);
+  }
+  maint_end(m, msg);
+  af_free(msg);
+}
+
+static void maint_cleaned(void *data, const PGresult *res, const char *err) {
+  maint *m = data;
+  char *e = NULL;
+  (void)res;
+  if (err) {
+    maint_end(m, err);
+    return;
+  }
+  if (af_store_exec(m->store, NULL, "SELECT path FROM claim_file_deletions(1000) AS path", 0,
+                    NULL, maint_files, m, &e) != 0) {
+    maint_end(m, e);
+    af_free(e);
+  }
+}
+
+int af_store_maintain(af_store *s, const char *files_root, af_store_cb cb, void *data,
+                      char **err) {
+  if (files_root == NULL || files_root[0] != '/') {
+    *err = af_strdup("files_root: must be an absolute directory");
+    return -1;
+  }
+  maint *m = af_calloc(1, sizeof *m);
+  if (m == NULL || !(m->root = af_strdup(files_root))) {
+    af_free(m);
+    *err = af_strdup("out of memory");
+    return -1;
+  }
+  size_t n = strlen(m->root);
+  while (n > 1 && m->root[n - 1] == '/') m->root[--n] = '\0';
+  m->store = s;
+  m->cb = cb;
+  m->data = data;
+  if (af_store_exec(s, NULL, "SELECT cleanup_old_data(), log_health_check()", 0, NULL,
+                    maint_cleaned, m, err) != 0) {
+    af_free(m->root);
+    af_free(m);
     return -1;
   }
   return 0;

@@ -116,4 +116,16 @@ int af_store_profile_get(af_store *s, const af_keyring *kr, const char *user_id,
 
 /* ===} */
 
+/* {=== maintenance (instead of pg_cron) ===================================== */
+
+/* Retention (cleanup_old_data()) and a health check (log_health_check()) as
+ * the service, then removal of the files whose rows were deleted: relative
+ * paths are taken under files_root, absolute ones only if inside it, and
+ * paths with ".." are left alone. cb: res NULL; err NULL on success. The
+ * runtime calls this on a timer (e.g. hourly). */
+int af_store_maintain(af_store *s, const char *files_root, af_store_cb cb, void *data,
+                      char **err);
+
+/* ===} */
+
 #endif

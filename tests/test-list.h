@@ -21,6 +21,8 @@
   X(store_user_isolation)      \
   X(store_profile_decrypt)     \
   X(store_steps_timer_flush)   \
-  X(store_close_fails_pending)
+  X(store_close_fails_pending) \
+  X(store_maintain)            \
+  X(store_connection_lost)
 
 AF_TEST_LIST(AF_TEST_DECLARE)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "alloc.h"
@@ -227,7 +228,7 @@ TEST(store_user_isolation) {
   uv_loop_init(&loop);
   af_store *s = open_store(&loop);
   waiter w;
-  char task[64], sql[256];
+  char task[64], sql[1024];
 
   CALL(&loop, w, af_store_task_create(s, USER_A, "https://a.example.com", "{}", 5, on_done, &w, &e_));
   snprintf(task, sizeof task, "%.36s", w.val);
@@ -260,7 +261,40 @@ TEST(store_user_isolation) {
   ASSERT_SCALAR(c, "SELECT current_setting('request.jwt.claims', true) IS NULL"
                    " OR current_setting('request.jwt.claims', true) = ''", "t");
 
+  /* The matrix through the runtime: A owns a row in every table; B's
+   * requests see none and change none. */
   char *err = NULL;
+  snprintf(sql, sizeof sql,
+           "DO $$ DECLARE ct bytea := decode('01027431' || repeat('00', 60), 'hex'); BEGIN"
+           " INSERT INTO user_profiles (user_id, full_name, rfc, rfc_bidx, fiscal_regime,"
+           "  postal_code, cfdi_use) VALUES ('" USER_A "', ct, ct, sha256('x'), '612', '06600', 'G03');"
+           " INSERT INTO user_vendor_credentials (user_id, vendor_domain, username, password)"
+           "  VALUES ('" USER_A "', 'a.example.com', ct, ct);"
+           " INSERT INTO task_steps (task_id, seq, step_type) VALUES ('%s', 1, 'click');"
+           " INSERT INTO browser_sessions (task_id) VALUES ('%s');"
+           " INSERT INTO cfdi_documents (task_id, cfdi_uuid, xml, xml_sha256, verified, verification)"
+           "  VALUES ('%s', gen_random_uuid(), ct, sha256('x'), true, '{}'); END $$", task, task, task);
+  if (af_store_db_exec(c, sql, &err) != 0) AF__FAIL("%s", err);
+  static const char *const tables[] = {"user_profiles", "user_vendor_credentials",
+                                       "automation_tasks", "task_steps", "browser_sessions",
+                                       "cfdi_documents"};
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    char q[160];
+    snprintf(q, sizeof q, "SELECT count(*) FROM %s", tables[i]);
+    CALL(&loop, w, af_store_exec(s, USER_B, q, 0, NULL, on_done, &w, &e_));
+    ASSERT_STR_EQ(w.val, "0");
+    CALL(&loop, w, af_store_exec(s, USER_A, q, 0, NULL, on_done, &w, &e_));
+    ASSERT_STR_EQ(w.val, "1");
+    snprintf(q, sizeof q, "UPDATE %s SET id = id RETURNING id", tables[i]);
+    CALL(&loop, w, af_store_exec(s, USER_B, q, 0, NULL, on_done, &w, &e_));
+    ASSERT(w.rows == 0 && (w.err[0] == '\0' || strstr(w.err, "permission denied")));
+    snprintf(q, sizeof q, "DELETE FROM %s RETURNING id", tables[i]);
+    CALL(&loop, w, af_store_exec(s, USER_B, q, 0, NULL, on_done, &w, &e_));
+    ASSERT(w.rows == 0 && (w.err[0] == '\0' || strstr(w.err, "permission denied")));
+    snprintf(q, sizeof q, "SELECT count(*) FROM %s", tables[i]);
+    CALL(&loop, w, af_store_exec(s, NULL, q, 0, NULL, on_done, &w, &e_));
+    ASSERT_STR_EQ(w.val, "1");
+  }
   ASSERT_INT_EQ(af_store_task_create(s, "not-a-uuid", "https://a.example.com", "{}", 5, on_done,
                                      &w, &err), -1);
   ASSERT_STR_EQ(err, "user_id: must be a UUID");
@@ -408,6 +442,84 @@ TEST(store_close_fails_pending) {
   ASSERT_INT_EQ(b.done, 1);
   ASSERT_STR_EQ(a.err, "store closed");
   ASSERT_STR_EQ(b.err, "store closed");
+  PQfinish(c);
+  return 0;
+}
+
+static void touch(const char *path) {
+  FILE *f = fopen(path, "w");
+  ASSERT_NOT_NULL(f);
+  fclose(f);
+}
+
+/* Retention, health check and file removal, run by the runtime. */
+TEST(store_maintain) {
+  PGconn *c = pg_start();
+  char root[] = "/tmp/af-files-XXXXXX", outside[] = "/tmp/af-outside-XXXXXX";
+  char path[600], sql[1024], *err = NULL;
+  ASSERT_NOT_NULL(mkdtemp(root));
+  ASSERT_NOT_NULL(mkdtemp(outside));
+  snprintf(path, sizeof path, "%s/old.png", root);
+  touch(path);
+  snprintf(path, sizeof path, "%s/rel.png", root);
+  touch(path);
+  snprintf(path, sizeof path, "%s/x.pdf", outside);
+  touch(path);
+  snprintf(sql, sizeof sql,
+           "WITH t AS (INSERT INTO automation_tasks (user_id, vendor_url, ticket_details, status,"
+           " completed_at) VALUES ('" USER_A "', 'https://old.example.com', '{}', 'COMPLETED',"
+           " now() - interval '2 years') RETURNING id)"
+           " INSERT INTO task_steps (task_id, seq, step_type, screenshot_url)"
+           " SELECT id, s, 'click', p FROM t, (VALUES (1, '%s/old.png'), (2, 'rel.png'),"
+           " (3, '%s/x.pdf'), (4, '%s/../etc/passwd')) v(s, p)", root, outside, root);
+  if (af_store_db_exec(c, sql, &err) != 0) AF__FAIL("%s", err);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  af_store *s = open_store(&loop);
+  waiter w;
+  ASSERT_INT_EQ(af_store_maintain(s, "relative/dir", on_done, &w, &err), -1);
+  ASSERT_STR_EQ(err, "files_root: must be an absolute directory");
+  af_free(err);
+  CALL(&loop, w, af_store_maintain(s, root, on_done, &w, &e_));
+  ASSERT_STR_EQ(w.err, "");
+  snprintf(path, sizeof path, "%s/old.png", root);
+  ASSERT(access(path, F_OK) != 0);
+  snprintf(path, sizeof path, "%s/rel.png", root);
+  ASSERT(access(path, F_OK) != 0);
+  snprintf(path, sizeof path, "%s/x.pdf", outside);
+  ASSERT(access(path, F_OK) == 0);
+  ASSERT_SCALAR(c, "SELECT count(*) FROM automation_tasks", "0");
+  ASSERT_SCALAR(c, "SELECT count(*) FROM file_deletions", "0");
+  ASSERT_SCALAR(c, "SELECT string_agg(check_type, ',' ORDER BY check_type) FROM health_checks",
+                "data_retention_cleanup,database_health");
+  close_store(&loop, s);
+  unlink(path);
+  rmdir(outside);
+  rmdir(root);
+  PQfinish(c);
+  return 0;
+}
+
+/* A lost connection fails what is pending and refuses what follows. */
+TEST(store_connection_lost) {
+  PGconn *c = pg_start();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  af_store *s = open_store(&loop);
+  waiter w;
+  char sql[128], *err = NULL;
+  CALL(&loop, w, af_store_exec(s, NULL, "SELECT pg_backend_pid()", 0, NULL, on_done, &w, &e_));
+  snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", atoi(w.val));
+  ASSERT_SCALAR(c, sql, "t");
+  CALL(&loop, w, af_store_exec(s, NULL, "SELECT 1", 0, NULL, on_done, &w, &e_));
+  /* The server's own last words, or libpq's. */
+  ASSERT(strstr(w.err, "terminating connection") || strstr(w.err, "store: connection lost"));
+  ASSERT_INT_EQ(af_store_exec(s, NULL, "SELECT 1", 0, NULL, on_done, &w, &err), -1);
+  ASSERT_STR_EQ(err, "store: connection lost (reopen the store)");
+  af_free(err);
+  ASSERT_INT_EQ(af_store_pending(s), 0);
+  close_store(&loop, s);
   PQfinish(c);
   return 0;
 }
