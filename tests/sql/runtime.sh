@@ -105,13 +105,14 @@ q -c "INSERT INTO task_steps (task_id, seq, step_type, content, duration_ms, scr
       VALUES ('$T', 1, 'navigate', '{\"url\":\"https://facturacion.example.com/\"}', 120, 'shots/1.png'),
              ('$T', 2, 'input', '{\"field\":\"rfc\"}', 15, NULL)"
 af task show "$T" >"$work/task.json"
-python3 - "$work/task.json" <<'PY' || fail "task show: $(cat "$work/task.json")"
-import json, sys
-t = json.load(open(sys.argv[1]))
-assert t["status"] == "RUNNING" and t["vendor_domain"] == "facturacion.example.com", t
-assert [s["type"] for s in t["steps"]] == ["navigate", "input"], t["steps"]
-assert t["steps"][0]["duration_ms"] == 120 and t["steps"][0]["screenshot"] == "shots/1.png"
-PY
+lua5.4 - "$work/task.json" <<'LUA' || fail "task show: $(cat "$work/task.json")"
+local cjson = require "cjson"
+local f = assert(io.open(arg[1]))
+local t = cjson.decode(f:read("a"))
+assert(t.status == "RUNNING" and t.vendor_domain == "facturacion.example.com")
+assert(#t.steps == 2 and t.steps[1].type == "navigate" and t.steps[2].type == "input")
+assert(t.steps[1].duration_ms == 120 and t.steps[1].screenshot == "shots/1.png")
+LUA
 if af task show 00000000-0000-4000-8000-000000000000 2>"$work/err"; then fail "missing task shown"; fi
 grep -q "no task" "$work/err" || fail "missing task: $(cat "$work/err")"
 ok "task show prints status and steps"

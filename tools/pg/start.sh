@@ -20,8 +20,11 @@ chmod 755 "$dir"
 "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
   --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 
+# A port the kernel says is free (python3), else a random high one; a taken
+# port makes the start fail and the loop below try another.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' \
+    2>/dev/null || shuf -i 20000-60999 -n 1
 }
 
 durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
