@@ -143,7 +143,7 @@ static char *unseal(cmd *c, const char *table, const char *column, const char *r
 }
 
 /* The user must exist in auth.users. The runtime's own auth.users (plain
- * PostgreSQL) gets the row; a Supabase one is only read. */
+ * PostgreSQL) gets the row; a Supabase one is only read. -2: no such user. */
 static int ensure_user(cmd *c, const char *user) {
   const char *p[] = {user};
   PGresult *r = af_store_db_query(
@@ -158,7 +158,7 @@ static int ensure_user(cmd *c, const char *user) {
   if (exists) return 0;
   if (!ours) {
     c->err = af_asprintf("--user: %s is not a user of this database (auth.users)", user);
-    return -1;
+    return -2;
   }
   r = af_store_db_query(c->db, "INSERT INTO auth.users (id) VALUES ($1::uuid) ON CONFLICT DO NOTHING",
                         1, p, &c->err);
@@ -223,7 +223,7 @@ static int profile_put(const args *a) {
   char norm[AF_CRYPTO_RFC_MAX * 2 + 1];
   unsigned char bidx[AF_CRYPTO_BIDX_LEN];
   size_t name_len = 0, email_len = 0, company_len = 0;
-  int code = AF_EXIT_BAD_INPUT, in_tx = 0;
+  int code = AF_EXIT_BAD_INPUT, in_tx = 0, rc;
 
   if (load_json(&c, a->file) != 0) goto done;
   const char *rfc = json_field(&c, a->file, "rfc", 1, 64, NULL);
@@ -278,7 +278,10 @@ static int profile_put(const args *a) {
   if (cmd_open(&c, 1) != 0) goto done;
   if (af_store_db_begin_as(c.db, NULL, &c.err) != 0) goto done;
   in_tx = 1;
-  if (ensure_user(&c, a->user) != 0) goto done;
+  if ((rc = ensure_user(&c, a->user)) != 0) {
+    if (rc == -2) code = AF_EXIT_BAD_INPUT;
+    goto done;
+  }
   if (af_store_db_exec(c.db, "COMMIT", &c.err) != 0) goto done;
   in_tx = 0;
 
@@ -475,7 +478,10 @@ int af_store_cmd_credentials(int argc, char **argv) {
   if (cmd_open(&c, 1) != 0) goto done;
   if (af_store_db_begin_as(c.db, NULL, &c.err) != 0) goto done;
   in_tx = 1;
-  if (ensure_user(&c, a.user) != 0) goto done;
+  if ((rc = ensure_user(&c, a.user)) != 0) {
+    if (rc == -2) code = AF_EXIT_BAD_INPUT;
+    goto done;
+  }
   if (af_store_db_exec(c.db, "COMMIT", &c.err) != 0) goto done;
   in_tx = 0;
   if (af_store_db_begin_as(c.db, a.user, &c.err) != 0) goto done;

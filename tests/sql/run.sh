@@ -120,6 +120,20 @@ for f in tests/sql/test_rls_matrix.sql tests/sql/test_defects.sql; do
   ok "supabase: $(basename "$f" .sql): $(tail -n 1 "$work/out")"
 done
 
+# On Supabase users come from Supabase Auth: the runtime never adds one.
+echo '{"rfc":"XAXX010101000","full_name":"Público","fiscal_regime":"616","postal_code":"06600","cfdi_use":"S01"}' >"$work/p.json"
+export AF_ENCRYPTION_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+rc=0; AF_DATABASE_URL=$supa "$AF_BIN" profile put --user 0f1e2d3c-0000-4000-8000-0000000000ee \
+  "$work/p.json" 2>"$work/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "is not a user of this database" "$work/err" || fail "supabase unknown user: rc $rc $(cat "$work/err")"
+psql "$supa" -X -q -c "INSERT INTO auth.users (id, email) VALUES ('0f1e2d3c-0000-4000-8000-0000000000ee', 'x@example.test')"
+AF_DATABASE_URL=$supa "$AF_BIN" profile put --user 0f1e2d3c-0000-4000-8000-0000000000ee "$work/p.json" >/dev/null \
+  || fail "supabase profile put"
+AF_DATABASE_URL=$supa "$AF_BIN" profile get --user 0f1e2d3c-0000-4000-8000-0000000000ee | grep -q '"full_name":"Público"' \
+  || fail "supabase profile get"
+unset AF_ENCRYPTION_KEYS
+ok "on Supabase, profiles are written only for users Supabase Auth knows"
+
 # -- the runtime's commands against the same database -------------------------
 if [ -x tests/sql/runtime.sh ]; then
   AF_WORK=$work tests/sql/runtime.sh || fail "tests/sql/runtime.sh"
