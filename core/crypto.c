@@ -1,7 +1,8 @@
 /*
  * crypto.c -- field encryption (AES-256-GCM) with key ids and rotation, the
- * RFC blind index (HMAC-SHA256), and the key ring read from configuration.
- * Relies on OpenSSL (EVP, HMAC, RAND) and alloc.h.
+ * RFC blind index (HMAC-SHA256), the key ring read from configuration, and
+ * HS256 JWT verification. Relies on OpenSSL (EVP, HMAC, RAND), alloc.h,
+ * json.h (JWT claims) and store_db.h (UUID shape).
  */
 #include "crypto.h"
 
@@ -16,7 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lauxlib.h>
+#include <lualib.h>
+
 #include "alloc.h"
+#include "json.h"
+#include "store_db.h"
 
 #define KEY_LEN 32
 #define HEADER_MAX (2 + AF_CRYPTO_KEYID_MAX)
@@ -470,6 +476,146 @@ int af_crypto_bytea_unhex(const char *s, unsigned char **out, size_t *outlen) {
   *out = b;
   *outlen = n / 2;
   return 0;
+}
+
+/* ===} */
+
+/* {=== JWT ==================================================================== */
+
+int af_crypto_jwt_secret_check(const char *secret, char **err) {
+  if (secret == NULL || strlen(secret) < 32) {
+    *err = af_strdup("AF_JWT_SECRET: must be at least 32 characters");
+    return -1;
+  }
+  return 0;
+}
+
+/* base64url without padding -> bytes; -1 on any other character. */
+static int b64url_decode(const char *s, size_t n, unsigned char **out, size_t *outlen) {
+  unsigned char *b = af_malloc(n * 3 / 4 + 3);
+  unsigned int acc = 0;
+  int bits = 0;
+  size_t o = 0;
+  if (b == NULL) return -1;
+  if (n % 4 == 1) goto bad;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+            : c >= 'a' && c <= 'z' ? c - 'a' + 26
+            : c >= '0' && c <= '9' ? c - '0' + 52
+            : c == '-'             ? 62
+            : c == '_'             ? 63
+                                   : -1;
+    if (v < 0) goto bad;
+    acc = (acc << 6) | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      b[o++] = (unsigned char)(acc >> bits);
+    }
+  }
+  /* Leftover bits must be zero (one encoding per value). */
+  if (acc & ((1u << bits) - 1)) goto bad;
+  b[o] = '\0';
+  *out = b;
+  *outlen = o;
+  return 0;
+bad:
+  af_free(b);
+  return -1;
+}
+
+/* Decode segment [s, s+n) as a JSON object onto L's stack. */
+static int jwt_json(lua_State *L, const char *s, size_t n) {
+  unsigned char *raw = NULL;
+  size_t len = 0;
+  if (b64url_decode(s, n, &raw, &len) != 0) return -1;
+  int rc = af_json_decode(L, (const char *)raw, len);
+  af_free(raw);
+  if (rc != 0 || lua_type(L, -1) != LUA_TTABLE) return -1;
+  return 0;
+}
+
+int af_crypto_jwt_verify(const char *secret, const char *token, long long now,
+                         af_jwt_claims *out, char **err) {
+  lua_State *L = NULL;
+  unsigned char *sig = NULL, mac[32];
+  size_t siglen = 0;
+  unsigned int maclen = 0;
+  const char *why = "token: malformed";
+  int rc = -1;
+  memset(out, 0, sizeof *out);
+  if (token == NULL || secret == NULL) goto done;
+  size_t n = strnlen(token, AF_JWT_MAX + 1);
+  if (n > AF_JWT_MAX) {
+    why = "token: longer than 8 KiB";
+    goto done;
+  }
+  const char *d1 = memchr(token, '.', n);
+  const char *d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
+  if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token))) goto done;
+  L = luaL_newstate();
+  if (L == NULL || af_json_open(L) != 0) {
+    why = "out of memory";
+    goto done;
+  }
+  /* Header first: refuse anything but HS256 before touching the MAC. */
+  if (jwt_json(L, token, (size_t)(d1 - token)) != 0) goto done;    /* stack: hdr */
+  const char *alg = af_json_str(L, -1, "alg", NULL);
+  if (alg == NULL || strcmp(alg, "HS256") != 0) {
+    why = "token: unsupported algorithm (HS256 only)";
+    goto done;
+  }
+  if (b64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), &sig, &siglen) != 0) goto done;
+  if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)token,
+           (size_t)(d2 - token), mac, &maclen) == NULL) {
+    why = "token: HMAC failed";
+    goto done;
+  }
+  if (siglen != sizeof mac || CRYPTO_memcmp(sig, mac, sizeof mac) != 0) {
+    why = "token: bad signature";
+    goto done;
+  }
+  if (jwt_json(L, d1 + 1, (size_t)(d2 - d1 - 1)) != 0) goto done;  /* stack: hdr, claims */
+  double exp = 0, nbf = 0;
+  if (af_json_num(L, -1, "exp", &exp) != 0) {
+    why = "token: exp required";
+    goto done;
+  }
+  if ((double)now >= exp) {
+    why = "token: expired";
+    goto done;
+  }
+  if (af_json_num(L, -1, "nbf", &nbf) == 0 && (double)now < nbf) {
+    why = "token: not yet valid";
+    goto done;
+  }
+  const char *sub = af_json_str(L, -1, "sub", NULL);
+  if (!af_store_is_uuid(sub)) {
+    why = "token: sub must be a user UUID";
+    goto done;
+  }
+  size_t rlen = 0;
+  const char *role = af_json_str(L, -1, "role", &rlen);
+  int rt = af_json_push(L, -1, "role");
+  lua_pop(L, 1);
+  if ((rt != LUA_TNIL && role == NULL) || rlen >= sizeof out->role) {
+    why = "token: role must be a short string";
+    goto done;
+  }
+  memcpy(out->sub, sub, 36);
+  out->sub[36] = '\0';
+  if (role) memcpy(out->role, role, rlen + 1);
+  out->exp = (long long)exp;
+  rc = 0;
+done:
+  if (rc != 0) {
+    memset(out, 0, sizeof *out);
+    *err = af_strdup(why);
+  }
+  af_free(sig);
+  if (L) lua_close(L);
+  return rc;
 }
 
 /* ===} */

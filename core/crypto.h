@@ -70,6 +70,30 @@ int af_crypto_rfc_normalize(const char *rfc, char *out, size_t outsz, char **err
 int af_crypto_blind_index(const af_keyring *kr, int key, const char *rfc,
                           unsigned char out[AF_CRYPTO_BIDX_LEN], char **err);
 
+/* {=== JWT (HS256, as Supabase issues them) =============================== */
+
+#define AF_JWT_MAX 8192
+
+typedef struct af_jwt_claims {
+  char sub[37];      /* the user's UUID */
+  char role[32];     /* e.g. "authenticated", "anon", "service_role" */
+  long long exp;     /* seconds since the epoch */
+} af_jwt_claims;
+
+/* AF_JWT_SECRET (used as raw bytes, as Supabase does): at least 32 bytes.
+ * 0, or -1 with *err naming the variable and the rule. */
+int af_crypto_jwt_secret_check(const char *secret, char **err);
+
+/* Verify an HS256 token at time now (seconds): signature (constant time),
+ * alg exactly HS256, exp required and in the future, nbf if present, sub a
+ * UUID, role a string if present. Fills *out; 0, or -1 with a short reason
+ * ("token: expired", "token: bad signature", ...) that never quotes the
+ * token. */
+int af_crypto_jwt_verify(const char *secret, const char *token, long long now,
+                         af_jwt_claims *out, char **err);
+
+/* ===} */
+
 /* Hex for bytea text parameters: "\\x" + 2n hex digits; af_malloc'd. */
 char *af_crypto_bytea_hex(const unsigned char *p, size_t n);
 /* Parse a bytea in hex output ("\\x..."); af_malloc'd, -1 on bad input. */

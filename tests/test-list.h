@@ -17,6 +17,7 @@
   X(crypto_blind_index)        \
   X(crypto_bytea_hex)          \
   X(crypto_alloc_failures)     \
+  X(crypto_jwt_verify)         \
   X(store_task_lifecycle)      \
   X(store_user_isolation)      \
   X(store_profile_decrypt)     \

@@ -315,3 +315,101 @@ TEST(crypto_alloc_failures) {
   af_keyring_free(kr);
   return 0;
 }
+
+/* {=== JWT ==================================================================== */
+
+#define JWT_SECRET "super-secret-jwt-token-with-at-least-32-characters-long"
+#define SUB "5d3b1c2a-7e8f-4a9b-8c0d-1e2f3a4b5c6d"
+
+static void b64url(const char *in, size_t n, char *out) {
+  static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned char)in[i] << 16;
+    if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
+    if (i + 2 < n) v |= (unsigned char)in[i + 2];
+    out[o++] = a[(v >> 18) & 63];
+    out[o++] = a[(v >> 12) & 63];
+    if (i + 1 < n) out[o++] = a[(v >> 6) & 63];
+    if (i + 2 < n) out[o++] = a[v & 63];
+  }
+  out[o] = '\0';
+}
+
+/* header.payload.signature signed with secret. */
+static char *make_jwt(const char *header, const char *payload, const char *secret) {
+  static char tok[4096];
+  char sig[64];
+  unsigned char mac[32];
+  unsigned int n = 0;
+  b64url(header, strlen(header), tok);
+  strcat(tok, ".");
+  b64url(payload, strlen(payload), tok + strlen(tok));
+  HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)tok, strlen(tok), mac, &n);
+  b64url((char *)mac, 32, sig);
+  strcat(tok, ".");
+  strcat(tok, sig);
+  return tok;
+}
+
+static void expect_jwt_error(const char *tok, long long now, const char *why) {
+  af_jwt_claims c;
+  char *err = NULL;
+  ASSERT_INT_EQ(af_crypto_jwt_verify(JWT_SECRET, tok, now, &c, &err), -1);
+  ASSERT_STR_EQ(err, why);
+  ASSERT_STR_EQ(c.sub, "");
+  af_free(err);
+}
+
+#define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+
+TEST(crypto_jwt_verify) {
+  af_jwt_claims c;
+  char *err = NULL;
+  char ok[4096];
+  strcpy(ok, make_jwt(HS256, "{\"sub\":\"" SUB "\",\"role\":\"authenticated\","
+                             "\"aud\":\"authenticated\",\"exp\":2000000000}", JWT_SECRET));
+  ASSERT_INT_EQ(af_crypto_jwt_verify(JWT_SECRET, ok, 1900000000, &c, &err), 0);
+  ASSERT_STR_EQ(c.sub, SUB);
+  ASSERT_STR_EQ(c.role, "authenticated");
+  ASSERT_INT_EQ(c.exp, 2000000000);
+
+  char tampered[4096];
+  strcpy(tampered, ok);
+  char *dot = strchr(tampered, '.');
+  dot[3] = dot[3] == 'A' ? 'B' : 'A';
+  expect_jwt_error(tampered, 1900000000, "token: bad signature");
+  expect_jwt_error(make_jwt(HS256, "{\"sub\":\"" SUB "\",\"exp\":2000000000}", JWT_SECRET "x"),
+                   1900000000, "token: bad signature");
+  expect_jwt_error(ok, 2000000000, "token: expired");
+  expect_jwt_error(make_jwt("{\"alg\":\"none\"}", "{\"sub\":\"" SUB "\",\"exp\":2000000000}", ""),
+                   1900000000, "token: unsupported algorithm (HS256 only)");
+  expect_jwt_error(make_jwt("{\"alg\":\"HS512\"}", "{\"sub\":\"" SUB "\",\"exp\":2000000000}",
+                            JWT_SECRET), 1900000000, "token: unsupported algorithm (HS256 only)");
+  expect_jwt_error(make_jwt(HS256, "{\"sub\":\"" SUB "\"}", JWT_SECRET), 1900000000,
+                   "token: exp required");
+  expect_jwt_error(make_jwt(HS256, "{\"sub\":\"" SUB "\",\"exp\":2000000000,\"nbf\":1950000000}",
+                            JWT_SECRET), 1900000000, "token: not yet valid");
+  expect_jwt_error(make_jwt(HS256, "{\"sub\":\"admin\",\"exp\":2000000000}", JWT_SECRET),
+                   1900000000, "token: sub must be a user UUID");
+  expect_jwt_error(make_jwt(HS256, "{\"sub\":\"" SUB "\",\"exp\":2000000000,\"role\":7}", JWT_SECRET),
+                   1900000000, "token: role must be a short string");
+  expect_jwt_error(make_jwt(HS256, "\"a string\"", JWT_SECRET), 1900000000, "token: malformed");
+  expect_jwt_error("abc", 1900000000, "token: malformed");
+  expect_jwt_error("a.b.c.d", 1900000000, "token: malformed");
+  expect_jwt_error("", 1900000000, "token: malformed");
+  char padded[4200];
+  snprintf(padded, sizeof padded, "%s=", ok);
+  expect_jwt_error(padded, 1900000000, "token: malformed");
+  static char big[AF_JWT_MAX + 10];
+  memset(big, 'a', sizeof big - 1);
+  expect_jwt_error(big, 1900000000, "token: longer than 8 KiB");
+
+  ASSERT_INT_EQ(af_crypto_jwt_secret_check("short", &err), -1);
+  ASSERT_STR_EQ(err, "AF_JWT_SECRET: must be at least 32 characters");
+  af_free(err);
+  ASSERT_INT_EQ(af_crypto_jwt_secret_check(JWT_SECRET, &err), 0);
+  return 0;
+}
+
+/* ===} */
