@@ -24,6 +24,7 @@
   X(store_steps_timer_flush)   \
   X(store_close_fails_pending) \
   X(store_maintain)            \
-  X(store_connection_lost)
+  X(store_connection_lost)     \
+  X(store_embedded)
 
 AF_TEST_LIST(AF_TEST_DECLARE)

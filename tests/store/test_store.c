@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -14,6 +15,7 @@
 #include "store.h"
 #include "store_cmd.h"
 #include "store_db.h"
+#include "store_embed.h"
 #include "test.h"
 
 #define USER_A "aaaaaaaa-1111-4000-8000-00000000000a"
@@ -521,5 +523,48 @@ TEST(store_connection_lost) {
   ASSERT_INT_EQ(af_store_pending(s), 0);
   close_store(&loop, s);
   PQfinish(c);
+  return 0;
+}
+
+/* The embedded default: created on first start, password-protected,
+ * reused while running, its data kept across restarts. */
+TEST(store_embedded) {
+  char state[] = "/tmp/af-state-XXXXXX", cmd[128], *err = NULL;
+  ASSERT_NOT_NULL(mkdtemp(state));
+  chmod(state, 0755);
+  af_store_embedded *e = NULL, *again = NULL;
+  if (af_store_embedded_start(state, &e, &err) != 0) AF__FAIL("start: %s", err);
+  const char *url = af_store_embedded_url(e);
+  ASSERT_STR_CONTAINS(url, "postgresql://postgres:");
+  PGconn *c = NULL;
+  if (af_store_db_connect(url, &c, &err) != 0) AF__FAIL("connect: %s", err);
+  ASSERT_INT_EQ(af_store_db_exec(c, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)", &err), 0);
+  PQfinish(c);
+  /* Without the password: refused. */
+  char nopw[256];
+  snprintf(nopw, sizeof nopw, "postgresql://postgres@127.0.0.1:%d/postgres",
+           atoi(strrchr(url, ':') + 1));
+  ASSERT_INT_EQ(af_store_db_connect(nopw, &c, &err), -1);
+  ASSERT_STR_CONTAINS(err, "password");
+  af_free(err);
+  err = NULL;
+  /* A second start while it runs reuses it and does not stop it. */
+  if (af_store_embedded_start(state, &again, &err) != 0) AF__FAIL("again: %s", err);
+  ASSERT_STR_EQ(af_store_embedded_url(again), url);
+  ASSERT_INT_EQ(af_store_embedded_stop(again, &err), 0);
+  if (af_store_db_connect(url, &c, &err) != 0) AF__FAIL("still up: %s", err);
+  PQfinish(c);
+  ASSERT_INT_EQ(af_store_embedded_stop(e, &err), 0);
+  /* Restarted: same data. */
+  if (af_store_embedded_start(state, &e, &err) != 0) AF__FAIL("restart: %s", err);
+  if (af_store_db_connect(af_store_embedded_url(e), &c, &err) != 0) AF__FAIL("%s", err);
+  ASSERT_SCALAR(c, "SELECT v FROM kept", "42");
+  PQfinish(c);
+  ASSERT_INT_EQ(af_store_embedded_stop(e, &err), 0);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
+  ASSERT_INT_EQ(system(cmd), 0);
+  ASSERT_INT_EQ(af_store_embedded_start("relative", &e, &err), -1);
+  ASSERT_STR_EQ(err, "AF_STATE_DIR: must be an absolute directory");
+  af_free(err);
   return 0;
 }
