@@ -8,6 +8,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,6 +636,69 @@ int af_store_profile_get(af_store *s, const af_keyring *kr, const char *user_id,
     return -1;
   }
   return 0;
+}
+
+/* ===} */
+
+/* {=== invoices =============================================================== */
+
+/* A random (version 4) UUID: the row id is needed before the INSERT, since
+ * the ciphertext is bound to it. */
+static int new_uuid(char out[37]) {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) return -1;
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+           b[13], b[14], b[15]);
+  return 0;
+}
+
+int af_store_invoice_put(af_store *s, const af_keyring *kr, const af_store_invoice *inv,
+                         af_store_cb cb, void *data, char **err) {
+  char id[37];
+  unsigned char *ct = NULL, sum[32];
+  size_t ctlen = 0;
+  unsigned int sumlen = 0;
+  char *ct_hex = NULL, *sum_hex = NULL;
+  int rc = -1;
+  if (need_uuid(inv->task_id, "task_id", err) || need_uuid(inv->cfdi_uuid, "cfdi uuid", err))
+    return -1;
+  if (inv->xml == NULL || inv->xml_len == 0) {
+    *err = af_strdup("cfdi xml: required");
+    return -1;
+  }
+  if (inv->verification_json == NULL) {
+    *err = af_strdup("verification: required (the verifier's report)");
+    return -1;
+  }
+  if (new_uuid(id) != 0) {
+    *err = af_strdup("invoice: no random bytes for its id");
+    return -1;
+  }
+  af_crypto_ad ad = {"cfdi_documents", "xml", id};
+  if (af_crypto_encrypt(kr, &ad, inv->xml, inv->xml_len, &ct, &ctlen, err) != 0) return -1;
+  EVP_Digest(inv->xml, inv->xml_len, sum, &sumlen, EVP_sha256(), NULL);
+  ct_hex = af_crypto_bytea_hex(ct, ctlen);
+  sum_hex = af_crypto_bytea_hex(sum, sizeof sum);
+  if (ct_hex == NULL || sum_hex == NULL) {
+    *err = af_strdup("out of memory");
+    goto done;
+  }
+  const char *p[] = {id,      inv->task_id, inv->cfdi_uuid, ct_hex, sum_hex, inv->pdf_path,
+                     inv->total, inv->issued_at, inv->verified ? "true" : "false",
+                     inv->verification_json};
+  rc = af_store_exec(s, NULL,
+                     "INSERT INTO cfdi_documents (id, task_id, cfdi_uuid, xml, xml_sha256, pdf_path,"
+                     " total, issued_at, verified, verification) VALUES ($1, $2, $3, $4, $5, $6,"
+                     " $7::numeric, $8::timestamptz, $9::boolean, $10::jsonb) RETURNING id",
+                     10, p, cb, data, err);
+done:
+  af_free(ct);
+  af_free(ct_hex);
+  af_free(sum_hex);
+  return rc;
 }
 
 /* ===} */

@@ -114,6 +114,21 @@ typedef void (*af_store_profile_cb)(void *data, const af_store_profile *p, const
 int af_store_profile_get(af_store *s, const af_keyring *kr, const char *user_id,
                          af_store_profile_cb cb, void *data, char **err);
 
+/* The invoice a portal issued (cfdi_documents), its XML encrypted under the
+ * row's id. cfdi_uuid: the CFDI's folio fiscal; total and issued_at (ISO
+ * 8601) may be NULL; verification_json: the verifier's report (a JSON
+ * object); kr must outlive the request. Row: id. */
+typedef struct af_store_invoice {
+  const char *task_id, *cfdi_uuid;
+  const char *xml;
+  size_t xml_len;
+  const char *pdf_path, *total, *issued_at;
+  int verified;
+  const char *verification_json;
+} af_store_invoice;
+int af_store_invoice_put(af_store *s, const af_keyring *kr, const af_store_invoice *inv,
+                         af_store_cb cb, void *data, char **err);
+
 /* ===} */
 
 /* {=== maintenance (instead of pg_cron) ===================================== */

@@ -205,6 +205,7 @@ static int parse_args(int argc, char **argv, const char *usage, int want_file,
 
 static const char PROFILE_PUT_USAGE[] = "autofactura profile put --user UUID FILE.json";
 static const char PROFILE_GET_USAGE[] = "autofactura profile get --user UUID";
+static const char PROFILE_FIND_USAGE[] = "autofactura profile find --rfc RFC";
 
 static int cfdi_use_ok(const char *s) {
   static const char *const uses[] = {"G01", "G02", "G03", "I01", "I02", "I03", "I04",
@@ -398,12 +399,59 @@ done:
   return code == 0 ? (cmd_end(&c), 0) : cmd_fail(&c, "profile get", code);
 }
 
+/* Users whose profile has this RFC, through the blind index: the index
+ * under every configured key, so a half-done rotation still finds all. */
+static int profile_find(const char *rfc) {
+  cmd c = {0};
+  af_buf hexes;
+  PGresult *r = NULL;
+  int code = AF_EXIT_BAD_INPUT, in_tx = 0;
+  af_buf_init(&hexes);
+  if (af_keyring_from_env(&c.kr, &c.err) != 0) goto done;
+  for (int i = 0; i < af_keyring_count(c.kr); i++) {
+    unsigned char bidx[AF_CRYPTO_BIDX_LEN];
+    if (af_crypto_blind_index(c.kr, i, rfc, bidx, &c.err) != 0) goto done;
+    char *hex = af_crypto_bytea_hex(bidx, sizeof bidx);
+    if (hex == NULL) {
+      c.err = af_strdup("out of memory");
+      goto done;
+    }
+    af_buf_printf(&hexes, "%s%s", i ? "," : "", hex + 2);
+    af_free(hex);
+  }
+  code = AF_EXIT_INTERNAL;
+  if (hexes.oom) {
+    c.err = af_strdup("out of memory");
+    goto done;
+  }
+  if (af_store_db_connect(NULL, &c.db, &c.err) != 0) goto done;
+  if (af_store_db_begin_as(c.db, NULL, &c.err) != 0) goto done;
+  in_tx = 1;
+  const char *p[] = {hexes.data};
+  r = af_store_db_query(c.db,
+                        "SELECT user_id FROM user_profiles WHERE rfc_bidx = ANY (SELECT"
+                        " decode(h, 'hex') FROM unnest(string_to_array($1, ',')) AS h)"
+                        " ORDER BY user_id",
+                        1, p, &c.err);
+  if (r == NULL) goto done;
+  for (int i = 0; i < PQntuples(r); i++) printf("%s\n", PQgetvalue(r, i, 0));
+  code = PQntuples(r) ? 0 : 3;
+done:
+  PQclear(r);
+  if (in_tx) PQclear(PQexec(c.db, "ROLLBACK"));
+  af_buf_free(&hexes);
+  return code == 0 ? (cmd_end(&c), 0) : cmd_fail(&c, "profile find", code);
+}
+
 int af_store_cmd_profile(int argc, char **argv) {
   args a;
   int is_put = argc > 1 && strcmp(argv[1], "put") == 0;
   int is_get = argc > 1 && strcmp(argv[1], "get") == 0;
+  if (argc == 4 && strcmp(argv[1], "find") == 0 && strcmp(argv[2], "--rfc") == 0)
+    return profile_find(argv[3]);
   if (!is_put && !is_get) {
-    fprintf(stderr, "usage: %s\n       %s\n", PROFILE_PUT_USAGE, PROFILE_GET_USAGE);
+    fprintf(stderr, "usage: %s\n       %s\n       %s\n", PROFILE_PUT_USAGE, PROFILE_GET_USAGE,
+            PROFILE_FIND_USAGE);
     return AF_EXIT_BAD_INPUT;
   }
   int rc = parse_args(argc - 1, argv + 1, is_put ? PROFILE_PUT_USAGE : PROFILE_GET_USAGE,

@@ -23,7 +23,8 @@ const char *af_store_sql_dir(void);
 int af_store_cmd_migrate(int argc, char **argv);
 
 /* autofactura profile put --user UUID FILE.json | profile get --user UUID
- * (runs as the user: RLS applies). */
+ * (run as the user: RLS applies) | profile find --rfc RFC (service: the
+ * users whose profile has that RFC, through the blind index; exit 3 if none). */
 int af_store_cmd_profile(int argc, char **argv);
 
 /* autofactura credentials put --user UUID --domain D FILE.json */

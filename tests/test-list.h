@@ -25,6 +25,7 @@
   X(store_close_fails_pending) \
   X(store_maintain)            \
   X(store_connection_lost)     \
-  X(store_embedded)
+  X(store_embedded)            \
+  X(store_invoice_put)
 
 AF_TEST_LIST(AF_TEST_DECLARE)

@@ -126,9 +126,19 @@ done
 grep -q "facturacion.example.com" "$work/dump.sql" || fail "the dump is not the populated database"
 ok "a pg_dump of the populated database holds no plaintext RFC, name, username or password"
 
+# -- lookup by RFC through the blind index ---------------------------------------
+[ "$(af profile find --rfc 'gomj-700101-4x2')" = "$B" ] || fail "find by rfc"
+if af profile find --rfc XEXX010101000 >/dev/null 2>&1; then fail "found an unknown rfc"; fi
+if af profile find --rfc 'not an rfc' 2>"$work/err"; then fail "bad rfc searched"; fi
+grep -q "rfc: must be 3 or 4 letters" "$work/err" || fail "find bad rfc: $(cat "$work/err")"
+ok "profile find looks an RFC up through the blind index, any spelling"
+
 # -- key rotation, interrupted and resumed --------------------------------------
 export AF_ENCRYPTION_KEYS="$K2,$K1"
 af keys rotate --batch 1 --max-batches 1 | grep -q "stopped after 1 batch" || fail "rotate stop"
+# Mid-rotation both profiles are still found by RFC.
+[ "$(af profile find --rfc GOMJ7001014X2)" = "$B" ] || fail "find mid-rotation (b)"
+[ "$(af profile find --rfc PEÑA850101AB1)" = "$A" ] || fail "find mid-rotation (a)"
 [ "$(q -c "SELECT count(*) FROM user_profiles WHERE af_key_id(rfc) = 'k2'")" = 1 ] || fail "one row rotated"
 [ "$(q -c "SELECT count(*) FROM user_profiles WHERE af_key_id(rfc) = 'k1'")" = 1 ] || fail "one row left"
 af keys rotate --batch 1 >"$work/rot.out"

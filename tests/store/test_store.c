@@ -568,3 +568,54 @@ TEST(store_embedded) {
   af_free(err);
   return 0;
 }
+
+/* The issued invoice: XML encrypted under its row, hash kept, owner reads. */
+TEST(store_invoice_put) {
+  PGconn *c = pg_start();
+  af_keyring *kr = NULL;
+  char *err = NULL, sql[512];
+  ASSERT_INT_EQ(af_keyring_parse(KEYS, &kr, &err), 0);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  af_store *s = open_store(&loop);
+  waiter w;
+  char task[64], id[64];
+  CALL(&loop, w, af_store_task_create(s, USER_A, "https://a.example.com", "{}", 5, on_done, &w, &e_));
+  snprintf(task, sizeof task, "%.36s", w.val);
+  const char xml[] = "<cfdi:Comprobante Total=\"116.00\"><cfdi:Receptor Rfc=\"XAXX010101000\" "
+                     "Nombre=\"ANA LOPEZ\"/></cfdi:Comprobante>";
+  af_store_invoice inv = {task, "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", xml, sizeof xml - 1,
+                          "invoices/a.pdf", "116.00", "2026-11-27T10:00:00Z", 1,
+                          "{\"rfc\":true,\"total\":true}"};
+  CALL(&loop, w, af_store_invoice_put(s, kr, &inv, on_done, &w, &e_));
+  ASSERT_STR_EQ(w.err, "");
+  snprintf(id, sizeof id, "%.36s", w.val);
+  snprintf(sql, sizeof sql, "SELECT position('XAXX'::bytea IN xml) = 0 AND position('ANA'::bytea IN xml) = 0"
+                            " AND xml_sha256 = sha256(convert_to('%s', 'UTF8')) AND total = 116"
+                            " AND verified FROM cfdi_documents WHERE id = '%s'", xml, id);
+  ASSERT_SCALAR(c, sql, "t");
+  snprintf(sql, sizeof sql, "SELECT xml FROM cfdi_documents WHERE id = '%s'", id);
+  char *hex = scalar(c, sql);
+  unsigned char *ct = NULL, *pt = NULL;
+  size_t n = 0, ptlen = 0;
+  ASSERT_INT_EQ(af_crypto_bytea_unhex(hex, &ct, &n), 0);
+  af_crypto_ad ad = {"cfdi_documents", "xml", id};
+  ASSERT_INT_EQ(af_crypto_decrypt(kr, &ad, ct, n, &pt, &ptlen, &err), 0);
+  ASSERT_STR_EQ((char *)pt, xml);
+  af_free(pt);
+  af_free(ct);
+  af_free(hex);
+  /* The same CFDI twice is refused, naming the rule. */
+  CALL(&loop, w, af_store_invoice_put(s, kr, &inv, on_done, &w, &e_));
+  ASSERT_STR_CONTAINS(w.err, "unique_cfdi");
+  CALL(&loop, w, af_store_exec(s, USER_A, "SELECT cfdi_uuid FROM cfdi_documents", 0, NULL,
+                               on_done, &w, &e_));
+  ASSERT_STR_EQ(w.val, "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b");
+  CALL(&loop, w, af_store_exec(s, USER_B, "SELECT count(*) FROM cfdi_documents", 0, NULL,
+                               on_done, &w, &e_));
+  ASSERT_STR_EQ(w.val, "0");
+  close_store(&loop, s);
+  af_keyring_free(kr);
+  PQfinish(c);
+  return 0;
+}
