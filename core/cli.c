@@ -12,12 +12,12 @@ static const char USAGE[] =
     "usage: autofactura <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run       request one invoice on a portal (no queue, no database)\n"
-    "  migrate   apply the database migrations in sql/ to AF_DATABASE_URL\n"
-    "  profile   put/get a user's fiscal profile (encrypted at rest)\n"
-    "  credentials put a user's portal credentials (encrypted at rest)\n"
-    "  task      show a task: status, session, invoice and steps\n"
-    "  keys      rotate: re-encrypt every value to the newest key\n"
+    "  run          request one invoice on a portal (no queue, no database)\n"
+    "  migrate      apply the database migrations in sql/ to AF_DATABASE_URL\n"
+    "  profile      put/get/find a user's fiscal profile (encrypted at rest)\n"
+    "  credentials  put a user's portal credentials (encrypted at rest)\n"
+    "  task         show a task: status, session, invoice and steps\n"
+    "  keys         rotate: re-encrypt every value to the newest key\n"
     "\n"
     "`autofactura <command> --help` describes a command.\n";
 
