@@ -106,6 +106,10 @@ BEGIN
 
     -- INSERT on the other user's behalf: refused.
     PERFORM t.expect_error(format(
+      'INSERT INTO user_profiles (user_id, full_name, rfc, rfc_bidx, fiscal_regime, postal_code, cfdi_use) '
+      'VALUES (%L, t.ct(%L), t.ct(%L), t.bidx(%L), %L, %L, %L)', other, 'n', 'r', 'x', '612', '06600', 'G03'),
+      '42501', 'insert a profile for another user');
+    PERFORM t.expect_error(format(
       'INSERT INTO user_vendor_credentials (user_id, vendor_domain, username, password) '
       'VALUES (%L, %L, t.ct(%L), t.ct(%L))', other, 'x.example.com', 'u', 'p'),
       '42501', 'insert credentials for another user');
