@@ -81,7 +81,7 @@ static int write_result(run_state *st, const char *json) {
 
 static void on_task_done(af_task *t, void *data) {
   run_state *st = data;
-  int status = af_task_status(t);
+  int status = af_task_get_status(t);
   char *json = af_task_result_json(t);
   int wrote = json ? write_result(st, json) : -1;
   af_free(json);

@@ -19,11 +19,11 @@
 #include "json.h"
 #include "recipe.h"
 
-static const char *const STATUS_NAMES[] = {"PENDING", "RUNNING", "COMPLETED",
-                                           "FAILED", "INTERVENTION_NEEDED"};
+static const char *const STATUS_NAMES[] = {"PENDING", "RUNNING", "PAUSED",
+                                           "INTERVENTION_NEEDED", "COMPLETED", "FAILED"};
 
 const char *af_task_status_name(int status) {
-  return status >= 0 && status <= AF_TASK_INTERVENTION_NEEDED ? STATUS_NAMES[status] : "?";
+  return status >= 0 && status <= AF_TASK_FAILED ? STATUS_NAMES[status] : NULL;
 }
 
 /* ---- secrets ------------------------------------------------------------ */
@@ -311,8 +311,9 @@ void af__task_end(af_task *t, int status, const char *reason) {
     af_page_req_cleanup(&t->req);
     t->req_busy = 0;
   }
-  static const char *const types[] = {"", "", "completed", "error", "user_intervention"};
-  af__task_step(t, types[status], af_task_status_name(status), NULL,
+  const char *type = status == AF_TASK_COMPLETED ? "completed"
+                     : status == AF_TASK_INTERVENTION_NEEDED ? "user_intervention" : "error";
+  af__task_step(t, type, af_task_status_name(status), NULL,
                 status == AF_TASK_COMPLETED ? t->uuid : t->reason, status == AF_TASK_COMPLETED);
   /* finish from the loop, never from inside a CDP or Lua callback */
   uv_timer_stop(&t->timer);
@@ -441,7 +442,7 @@ int af__task_set_invoice(af_task *t, lua_State *L, const char *xml_path, char **
 
 /* ---- results ------------------------------------------------------------ */
 
-int af_task_status(const af_task *t) { return t->status; }
+int af_task_get_status(const af_task *t) { return t->status; }
 const char *af_task_reason(const af_task *t) { return t->reason; }
 const char *af_task_uuid(const af_task *t) { return t->uuid; }
 const char *af_task_recipe(const af_task *t) { return t->recipe_name; }

@@ -13,13 +13,15 @@
 
 typedef struct af_task af_task;
 
-enum af_task_status {
+/* The seed's automation_tasks.status values, in the store's order. */
+typedef enum af_task_status {
   AF_TASK_PENDING,
   AF_TASK_RUNNING,
+  AF_TASK_PAUSED,
+  AF_TASK_INTERVENTION_NEEDED,
   AF_TASK_COMPLETED,
-  AF_TASK_FAILED,
-  AF_TASK_INTERVENTION_NEEDED
-};
+  AF_TASK_FAILED
+} af_task_status;
 
 /* One recorded step; strings owned by the task. */
 typedef struct af_step {
@@ -57,7 +59,8 @@ int af_task_start(af_task *t, af_browser *b, af_task_done_cb done, void *data);
 void af_task_cancel(af_task *t, const char *reason);
 void af_task_free(af_task *t);
 
-int af_task_status(const af_task *t);
+int af_task_get_status(const af_task *t);
+/* "RUNNING", ...; NULL for a value outside the enum. */
 const char *af_task_status_name(int status);
 const char *af_task_reason(const af_task *t);
 const char *af_task_uuid(const af_task *t);

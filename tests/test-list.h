@@ -44,6 +44,26 @@
   X(cfdi_lua_rules) \
   X(cfdi_lua_validate_and_verify) \
   X(cfdi_oom_every_allocation) \
+  X(crypto_roundtrip) \
+  X(crypto_tamper_every_byte) \
+  X(crypto_bound_to_place) \
+  X(crypto_rotation) \
+  X(crypto_keyring_errors) \
+  X(crypto_keyring_file) \
+  X(crypto_rfc_normalize) \
+  X(crypto_blind_index) \
+  X(crypto_bytea_hex) \
+  X(crypto_alloc_failures) \
+  X(crypto_jwt_verify) \
+  X(store_task_lifecycle) \
+  X(store_user_isolation) \
+  X(store_profile_decrypt) \
+  X(store_steps_timer_flush) \
+  X(store_close_fails_pending) \
+  X(store_maintain) \
+  X(store_connection_lost) \
+  X(store_embedded) \
+  X(store_invoice_put) \
   X(live_two_tasks_interleave)
 
 AF_TEST_LIST(AF_TEST_DECLARE)

@@ -141,7 +141,7 @@ static void on_closed(void *data) {
 
 static void on_done(af_task *t, void *data) {
   live *l = data;
-  ASSERT_INT_EQ(af_task_status(t), AF_TASK_FAILED);
+  ASSERT_INT_EQ(af_task_get_status(t), AF_TASK_FAILED);
   ASSERT_STR_EQ(af_task_reason(t), "finished on purpose");
   if (++l->done == 2) af_browser_close(l->browser, on_closed, l);
 }
