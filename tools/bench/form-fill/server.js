@@ -113,6 +113,7 @@ function page(res, status, title, body) {
           `<body><header><h1>Portal de autofacturación</h1></header><main>${body}</main></body></html>`);
 }
 
+const issued = new Map(); // uuid -> the submitted form, for its XML
 const server = http.createServer((req, res) => {
   const path = req.url.split('?')[0];
   if (req.method === 'GET' && path === '/') {
@@ -132,6 +133,8 @@ const server = http.createServer((req, res) => {
         return;
       }
       const uuid = crypto.randomUUID().toUpperCase();
+      issued.set(uuid, f);
+      if (issued.size > 1000) issued.delete(issued.keys().next().value);
       page(res, 200, 'Factura generada',
            `<h2 id="ok">Factura generada</h2><p>Folio fiscal (UUID): <span id="uuid">${uuid}</span></p>` +
            `<p>Receptor: ${esc(f.nombre)} · Total: $${esc(f.total)} · Uso: ${esc(f.uso)}</p>` +
@@ -141,11 +144,19 @@ const server = http.createServer((req, res) => {
     return;
   }
   const m = /^\/cfdi\/([0-9A-F-]{36})\.xml$/.exec(path);
-  if (req.method === 'GET' && m) {
+  if (req.method === 'GET' && m && issued.has(m[1])) {
+    // a minimal stamped CFDI 4.0 for what was submitted (runs verify it)
+    const f = issued.get(m[1]);
+    const total = Number(f.total).toFixed(2);
     res.writeHead(200, { 'content-type': 'application/xml',
                          'content-disposition': `attachment; filename="${m[1]}.xml"` });
     res.end('<?xml version="1.0" encoding="UTF-8"?>\n<cfdi:Comprobante xmlns:cfdi="http://www.sat.gob.mx/cfd/4" ' +
-            'Version="4.0"><cfdi:Complemento><tfd:TimbreFiscalDigital ' +
+            `Version="4.0" SubTotal="${total}" Total="${total}" Moneda="MXN" TipoDeComprobante="I">` +
+            '<cfdi:Emisor Rfc="EKU9003173C9" Nombre="BENCH" RegimenFiscal="601"/>' +
+            `<cfdi:Receptor Rfc="${esc(f.rfc.toUpperCase())}" Nombre="${esc(f.nombre.toUpperCase())}" ` +
+            `DomicilioFiscalReceptor="${esc(f.cp)}" RegimenFiscalReceptor="${esc(f.regimen)}" ` +
+            `UsoCFDI="${esc(f.uso)}"/>` +
+            '<cfdi:Complemento><tfd:TimbreFiscalDigital ' +
             'xmlns:tfd="http://www.sat.gob.mx/TimbreFiscalDigital" Version="1.1" ' +
             `UUID="${m[1]}"/></cfdi:Complemento></cfdi:Comprobante>\n`);
     return;
