@@ -30,6 +30,8 @@ struct af_browser {
   af_browser_cb cb;
   void *data;
   int waited_ms, timeout_ms;
+  int replaying;
+  af_transport *pending_transport;
   void (*close_cb)(void *);
   void *close_data;
   struct af_browser *next; /* registry of live browsers, for kill_all */
@@ -136,6 +138,11 @@ static void on_ws_open(af_transport *t, const char *err, void *data) {
   af_browser_cb cb = b->cb;
   b->cb = NULL;
   cb(b, NULL, b->data);
+}
+
+static void on_replay_ready(uv_timer_t *t) {
+  af_browser *b = t->data;
+  on_ws_open(b->pending_transport, NULL, b);
 }
 
 static void connect_url(af_browser *b, const char *url) {
@@ -250,6 +257,13 @@ int af_browser_launch(uv_loop_t *loop, const af_browser_opts *opts,
   char sub[4200];
   snprintf(sub, sizeof sub, "%s/downloads", b->dir);
   af_fs_mkdirs(sub);
+  if (opts->transport) { /* a recording: ready on the next loop turn */
+    b->replaying = 1;
+    b->state = ST_CONNECTING;
+    uv_timer_start(&b->timer, on_replay_ready, 0, 0);
+    b->pending_transport = opts->transport;
+    return 0;
+  }
   if (opts->cdp_url) {
     connect_url(b, opts->cdp_url);
     uv_timer_start(&b->timer, on_poll, 25, 25);
@@ -266,6 +280,7 @@ int af_browser_launch(uv_loop_t *loop, const af_browser_opts *opts,
 }
 
 af_cdp *af_browser_cdp(af_browser *b) { return b->cdp; }
+int af_browser_replaying(const af_browser *b) { return b->replaying; }
 uv_loop_t *af_browser_loop(af_browser *b) { return b->loop; }
 const char *af_browser_dir(af_browser *b) { return b->dir; }
 

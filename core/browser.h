@@ -16,6 +16,7 @@ typedef struct af_browser_opts {
   int headless;           /* 1 unless a visible window is wanted */
   int timeout_ms;         /* start-up timeout; 0: 30000 */
   const char *cdp_url;    /* connect to this DevTools URL instead of spawning */
+  af_transport *transport; /* or talk through this one (a replay): no browser */
 } af_browser_opts;
 
 typedef void (*af_browser_cb)(af_browser *b, const char *err, void *data);
@@ -26,6 +27,9 @@ int af_browser_launch(uv_loop_t *loop, const af_browser_opts *opts,
                       af_browser_cb cb, void *data, char **err);
 
 af_cdp *af_browser_cdp(af_browser *b);
+/* True when a recording stands in for the browser: no time passes there,
+ * so waits between retries can be skipped. */
+int af_browser_replaying(const af_browser *b);
 uv_loop_t *af_browser_loop(af_browser *b);
 /* A private directory the browser lives in (downloads go below it). */
 const char *af_browser_dir(af_browser *b);

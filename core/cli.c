@@ -18,6 +18,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"run", af_cli_run, "request one invoice on a portal (no queue, no database)"},
+    {"replay", af_cli_replay, "rerun a recipe against a recorded session, no browser"},
     {"validate", af_cfdi_cmd_validate, "check a profile and ticket against the CFDI 4.0 rules"},
     {"verify", af_cfdi_cmd_verify, "check a CFDI XML against the profile and ticket"},
     {"migrate", af_store_cmd_migrate, "apply the database migrations in sql/ to AF_DATABASE_URL"},

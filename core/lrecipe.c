@@ -140,6 +140,13 @@ static af_task *begin_op(lua_State *L, const char *type, const char *action,
                   "coroutine, or across a C call such as a metamethod)", action);
   if (t->req_busy) luaL_error(L, "page:%s: another page call is in flight", action);
   af__task_op_begin(t, type, action, target, detail);
+  luaL_where(L, 1);                                    /* stack: ..., "file:line: " */
+  size_t wn;
+  const char *w = lua_tolstring(L, -1, &wn);
+  while (wn > 0 && (w[wn - 1] == ' ' || w[wn - 1] == ':')) wn--;
+  af_free(t->op_where);
+  t->op_where = wn ? af_strndup(w, wn) : NULL;
+  lua_pop(L, 1);
   t->req.data = t;
   return t;
 }

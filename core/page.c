@@ -158,12 +158,14 @@ static void fail_oom(af_page_req *r) { complete(r, AF_PAGE_EFAIL, "out of memory
 
 static void schedule_retry(af_page_req *r, const char *why) {
   uint64_t now = now_ms(r->page);
-  if (now + RETRY_MS >= r->deadline) {
+  uint64_t wait = af_browser_replaying(r->page->browser) ? 0 : RETRY_MS;
+  if (now + wait >= r->deadline && wait > 0) {
     complete(r, AF_PAGE_ETIMEOUT, why);
     return;
   }
   r->call_id = 0;
-  r->retry_at = now + RETRY_MS;
+  r->retry_at = now + wait;
+  if (r->retry_at == 0) r->retry_at = 1; /* 0 means "not waiting" */
 }
 
 static int start_req(af_page_req *r, af_page *p, af_frame *f, int kind,
@@ -237,7 +239,8 @@ static void eval_js(af_page_req *r, af_frame *f, const char *op, const char *arg
   af_buf_puts(&expr, AF_PAGE_JS);
   af_buf_puts(&expr, "(");
   af_buf_json_str(&expr, op, strlen(op));
-  af_buf_printf(&expr, ",%s,%ld)%s", args ? args : "{}", left, suffix ? suffix : "");
+  /* the time left is marked: recordings compare it as a placeholder */
+  af_buf_printf(&expr, ",%s,/*t*/%ld)%s", args ? args : "{}", left, suffix ? suffix : "");
   af_buf_puts(&params, "{\"expression\":");
   af_buf_json_str(&params, expr.data ? expr.data : "", expr.len);
   af_buf_printf(&params, ",\"awaitPromise\":true,\"returnByValue\":%s",

@@ -73,8 +73,13 @@ char *af__task_redact(const af_task *t, const char *s) {
 
 /* ---- steps --------------------------------------------------------------- */
 
+uint64_t af__task_now(const af_task *t) {
+  if (t->o.clock) return t->o.clock(t->o.clock_data);
+  return t->timer_ready ? uv_now(t->timer.loop) : 0;
+}
+
 static int64_t since_start(const af_task *t) {
-  return t->timer_ready ? (int64_t)(uv_now(t->timer.loop) - t->t0) : 0;
+  return t->timer_ready ? (int64_t)(af__task_now(t) - t->t0) : 0;
 }
 
 static void push_step(af_task *t, const char *type, const char *action,
@@ -112,7 +117,15 @@ void af__task_op_begin(af_task *t, const char *type, const char *action,
   t->op_action = af_strdup(action);
   t->op_target = af_strdup(target);
   t->op_detail = af_strdup(detail);
-  t->op_start = t->timer_ready ? uv_now(t->timer.loop) : 0;
+  t->op_start = af__task_now(t);
+}
+
+void af_task_current_step(const af_task *t, size_t *index, const char **action,
+                          const char **target, const char **where) {
+  *index = t->nsteps + 1;
+  *action = t->op_action;
+  *target = t->op_target;
+  *where = t->op_where;
 }
 
 void af__task_op_end(af_task *t, int ok, const char *detail) {
@@ -394,7 +407,7 @@ int af_task_start(af_task *t, af_browser *b, af_task_done_cb done, void *data) {
   uv_timer_init(loop, &t->timer);
   t->timer.data = t;
   t->timer_ready = 1;
-  t->t0 = uv_now(loop);
+  t->t0 = af__task_now(t);
   t->status = AF_TASK_RUNNING;
   int ms = t->o.limits.max_wall_ms ? t->o.limits.max_wall_ms : 300000;
   uv_timer_start(&t->timer, on_wall, (uint64_t)ms, 0);
@@ -497,7 +510,7 @@ static void free_task(af_task *t) {
   char *strs[] = {(char *)t->o.url, (char *)t->o.ticket_json, (char *)t->o.profile_json,
                   (char *)t->o.credentials_json, (char *)t->o.recipe_path,
                   (char *)t->o.out_dir, t->recipe_name, t->op_action, t->op_target,
-                  t->op_detail, t->reason, t->uuid, t->xml_path, t->mismatches,
+                  t->op_detail, t->op_where, t->reason, t->uuid, t->xml_path, t->mismatches,
                   t->warnings};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) af_free(strs[i]);
   for (size_t i = 0; i < t->nsteps; i++) {

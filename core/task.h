@@ -47,6 +47,10 @@ typedef struct af_task_opts {
   af_script_limits limits;
   af_task_step_cb on_step;                /* progress, may be NULL */
   void *step_data;
+  /* The clock steps are timed with (ms); NULL: the loop's. A replay
+   * passes the recording's, so its steps keep the recorded times. */
+  uint64_t (*clock)(void *data);
+  void *clock_data;
 } af_task_opts;
 
 /* Validate the input and load the recipe. NULL with *err (one line naming
@@ -67,6 +71,10 @@ const char *af_task_uuid(const af_task *t);
 const char *af_task_recipe(const af_task *t);
 /* Validation warnings (one per line) that did not stop the task, or NULL. */
 const char *af_task_warnings(const af_task *t);
+/* The step in progress: its number, call, target and the recipe's
+ * file:line (each may be NULL). */
+void af_task_current_step(const af_task *t, size_t *index, const char **action,
+                          const char **target, const char **where);
 /* result.json's text (see docs/cli.md); a fresh string. */
 char *af_task_result_json(const af_task *t);
 

@@ -20,7 +20,7 @@ struct af_task {
   int req_busy;
   /* the step being measured */
   const char *op_type;
-  char *op_action, *op_target, *op_detail;
+  char *op_action, *op_target, *op_detail, *op_where;
   uint64_t op_start;
   int status;
   char *reason, *uuid, *xml_path;
@@ -45,6 +45,8 @@ void af__task_step(af_task *t, const char *type, const char *action,
                    const char *target, const char *detail, int ok);
 void af__task_op_begin(af_task *t, const char *type, const char *action,
                        const char *target, const char *detail);
+/* The task's clock, in ms. */
+uint64_t af__task_now(const af_task *t);
 void af__task_op_end(af_task *t, int ok, const char *detail);
 /* End the task (deferred to the loop); the first call wins. */
 void af__task_end(af_task *t, int status, const char *reason);

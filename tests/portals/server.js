@@ -540,7 +540,9 @@ ${errors.acepto ? `<div class="field-error" id="acepto-error">${esc(errors.acept
 }
 
 async function larga(req, res, sub) {
-  if (req.method === 'GET' && sub === '') return sendHtml(res, 200, largaForm());
+  // a visit cookie scripts can read (not HttpOnly), as analytics cookies are
+  if (req.method === 'GET' && sub === '')
+    return sendHtml(res, 200, largaForm(), { 'Set-Cookie': `sc_visita=${crypto.randomBytes(8).toString('hex')}; Path=/larga/` });
   if (req.method === 'POST' && sub === 'facturar') {
     countAttempt('larga');
     const f = await readForm(req);

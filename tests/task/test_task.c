@@ -179,7 +179,7 @@ TEST(live_two_tasks_interleave) {
     l.tasks[i] = af_task_new(&o, &err);
     ASSERT_NOT_NULL(l.tasks[i]);
   }
-  af_browser_opts bo = {NULL, 1, 0, NULL};
+  af_browser_opts bo = {.headless = 1};
   char *err = NULL;
   ASSERT_INT_EQ(af_browser_launch(uv_default_loop(), &bo, on_browser, &l, &err), 0);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
