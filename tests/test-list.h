@@ -64,6 +64,8 @@
   X(store_connection_lost) \
   X(store_embedded) \
   X(store_invoice_put) \
+  X(cassette_placeholders) \
+  X(cassette_load_errors) \
   X(live_two_tasks_interleave)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
