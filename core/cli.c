@@ -19,6 +19,7 @@ typedef struct command {
 static const command COMMANDS[] = {
     {"run", af_cli_run, "request one invoice on a portal (no queue, no database)"},
     {"replay", af_cli_replay, "rerun a recipe against a recorded session, no browser"},
+    {"record-recipe", af_cli_record_recipe, "turn what a person does on a portal into a draft recipe"},
     {"validate", af_cfdi_cmd_validate, "check a profile and ticket against the CFDI 4.0 rules"},
     {"verify", af_cfdi_cmd_verify, "check a CFDI XML against the profile and ticket"},
     {"migrate", af_store_cmd_migrate, "apply the database migrations in sql/ to AF_DATABASE_URL"},
@@ -31,7 +32,7 @@ static const command COMMANDS[] = {
 static void usage(FILE *f) {
   fputs("usage: autofactura <command> [options]\n\ncommands:\n", f);
   for (const command *c = COMMANDS; c->name; c++)
-    fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fprintf(f, "  %-14s %s\n", c->name, c->summary);
   fputs("\n`autofactura <command> --help` describes a command.\n", f);
 }
 

@@ -18,5 +18,6 @@ int af_cli_main(int argc, char **argv);
 /* Subcommands: argv[0] is the subcommand's name. */
 int af_cli_run(int argc, char **argv);
 int af_cli_replay(int argc, char **argv);
+int af_cli_record_recipe(int argc, char **argv);
 
 #endif

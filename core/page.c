@@ -1050,6 +1050,8 @@ int af_page_open(af_browser *b, const char *download_dir, af_page_open_cb cb,
 }
 
 const char *af_page_last_dialog(af_page *p) { return p->last_dialog; }
+const char *af_page_session(const af_page *p) { return p->session; }
+const char *af_page_target(const af_page *p) { return p->target_id; }
 
 static void on_tick_closed(uv_handle_t *h) {
   af_page *p = h->data;

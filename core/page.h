@@ -51,6 +51,9 @@ void af_page_close(af_page *p);
 /* Every message the page's CDP traffic raised that a person should see:
  * JavaScript dialogs (accepted automatically). */
 const char *af_page_last_dialog(af_page *p);
+/* The tab's flattened session id and target id (for extra CDP commands). */
+const char *af_page_session(const af_page *p);
+const char *af_page_target(const af_page *p);
 
 /* Requests. timeout_ms bounds the whole action. The element actions take
  * a CSS selector that pierces open shadow roots. */

@@ -290,16 +290,13 @@ static void set_error(af_script *s, const char *msg) {
   s->error = e;
 }
 
-int af_script_dofile(af_script *s, const char *path, const char *chunkname,
+/* Load src as text in the sandbox and run it; pushes its first result. */
+static int run_chunk(af_script *s, const char *src, size_t n, const char *chunkname,
                      char **err) {
   lua_State *L = s->L;
   int top = lua_gettop(L);
-  size_t n;
-  char *src = af_fs_read(path, 1 << 20, &n, err);
-  if (src == NULL) return -1;
   lua_pushfstring(L, "@%s", chunkname);                /* stack: name */
   int st = luaL_loadbufferx(L, src, n, lua_tostring(L, -1), "t"); /* stack: name, fn|err */
-  af_free(src);
   if (st == LUA_OK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->env_ref);
     lua_setupvalue(L, -2, 1);                          /* _ENV = sandbox */
@@ -316,6 +313,20 @@ int af_script_dofile(af_script *s, const char *path, const char *chunkname,
   }
   lua_remove(L, -2);                                   /* stack: v */
   return 0;
+}
+
+int af_script_dofile(af_script *s, const char *path, const char *chunkname,
+                     char **err) {
+  size_t n;
+  char *src = af_fs_read(path, 1 << 20, &n, err);
+  if (src == NULL) return -1;
+  int rc = run_chunk(s, src, n, chunkname, err);
+  af_free(src);
+  return rc;
+}
+
+int af_script_dostring(af_script *s, const char *src, const char *chunkname, char **err) {
+  return run_chunk(s, src, strlen(src), chunkname, err);
 }
 
 static int finish(af_script *s, int st, int nres) {

@@ -37,6 +37,9 @@ void af_script_set_global(af_script *s, const char *name);
 int af_script_dofile(af_script *s, const char *path, const char *chunkname,
                      char **err);
 
+/* The same for source text. */
+int af_script_dostring(af_script *s, const char *src, const char *chunkname, char **err);
+
 /* Run the function on top of the main state (with nargs arguments above
  * it) as the coroutine. Returns AF_SCRIPT_*; af_script_error tells why. */
 int af_script_start(af_script *s, int nargs);

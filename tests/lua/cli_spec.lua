@@ -7,7 +7,7 @@ local P = "tests/fixtures/profile-fisica.json"
 
 describe("autofactura", function()
   it("prints help for itself and every subcommand, exit 0", function()
-    for _, sub in ipairs({ "", "run ", "validate ", "verify " }) do
+    for _, sub in ipairs({ "", "run ", "replay ", "record-recipe ", "validate ", "verify " }) do
       local r = cli.run(sub .. "--help")
       assert.equal(0, r.code, sub)
       assert.matches("usage: autofactura", r.stdout, 1, true)
@@ -81,5 +81,19 @@ describe("autofactura run refuses bad input before any browser starts", function
     local rec = cli.write(dir .. "/bad.lua", "return {\n  run = function(task, page)\n    page:click(\n  end,\n}\n")
     refused("--url http://127.0.0.1:9/ --ticket " .. T .. " --profile " .. P .. " --recipe " .. rec,
             "bad.lua:4:")
+  end)
+end)
+
+describe("autofactura record-recipe", function()
+  it("needs a display, or --actions to record headless", function()
+    local r = cli.run("record-recipe --url http://127.0.0.1:9/ --out /tmp/x.lua", "env -u DISPLAY -u WAYLAND_DISPLAY")
+    assert.equal(2, r.code)
+    assert.matches("pass --actions FILE to record headless", r.stderr, 1, true)
+  end)
+
+  it("names a missing --out", function()
+    local r = cli.run("record-recipe --url http://127.0.0.1:9/")
+    assert.equal(2, r.code)
+    assert.matches("--out is required", r.stderr, 1, true)
   end)
 end)
