@@ -6,7 +6,6 @@
 #include "queue_redis.h"
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +66,70 @@ const char *af_redis_script_text(const char *name, const char **sha) {
 
 /* }=========== */
 
+/* {=========== libuv adapter
+ * As hiredis/adapters/libuv.h, with one difference: that header drops poll
+ * errors (status < 0), and libuv reports a refused connect or a reset socket
+ * only that way and then stops the handle, so the context would hang
+ * forever. Here an error is handed to hiredis as the readiness it waits for,
+ * and hiredis finds the socket error and fails the context. */
+
+typedef struct uv_events {
+  redisAsyncContext *ac; /* NULL once hiredis let go */
+  uv_poll_t poll;
+  int events;
+} uv_events;
+
+static void ev_poll(uv_poll_t *h, int status, int events) {
+  uv_events *p = h->data;
+  if (status < 0 && p->ac) {
+    if (p->ac->c.flags & REDIS_CONNECTED) redisAsyncHandleRead(p->ac);
+    else redisAsyncHandleWrite(p->ac);
+    return;
+  }
+  if (p->ac && (events & UV_READABLE)) redisAsyncHandleRead(p->ac);
+  if (p->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->ac);
+}
+
+static void ev_update(uv_events *p, int add, int what) {
+  p->events = add ? p->events | what : p->events & ~what;
+  if (p->events) uv_poll_start(&p->poll, p->events, ev_poll);
+  else uv_poll_stop(&p->poll);
+}
+
+static void ev_add_read(void *d) { ev_update(d, 1, UV_READABLE); }
+static void ev_del_read(void *d) { ev_update(d, 0, UV_READABLE); }
+static void ev_add_write(void *d) { ev_update(d, 1, UV_WRITABLE); }
+static void ev_del_write(void *d) { ev_update(d, 0, UV_WRITABLE); }
+
+static void ev_closed(uv_handle_t *h) { af_free(h->data); }
+
+static void ev_cleanup(void *d) {
+  uv_events *p = d;
+  p->ac = NULL;
+  uv_close((uv_handle_t *)&p->poll, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  if (ac->ev.data) return -1;
+  uv_events *p = af_calloc(1, sizeof *p);
+  if (!p) return -1;
+  if (uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
+    af_free(p);
+    return -1;
+  }
+  p->poll.data = p;
+  p->ac = ac;
+  ac->ev.data = p;
+  ac->ev.addRead = ev_add_read;
+  ac->ev.delRead = ev_del_read;
+  ac->ev.addWrite = ev_add_write;
+  ac->ev.delWrite = ev_del_write;
+  ac->ev.cleanup = ev_cleanup;
+  return 0;
+}
+
+/* }=========== */
+
 /* {=========== connection */
 
 struct af_redis {
@@ -79,6 +142,7 @@ struct af_redis {
   uv_timer_t retry;        /* reconnect backoff */
   unsigned backoff_ms;
   int up, closing;
+  int told_down;           /* the state callback heard of this outage */
   void *data;              /* user slot */
 };
 
@@ -98,6 +162,13 @@ static void schedule_retry(af_redis *r) {
 }
 
 static void on_retry(uv_timer_t *t) { do_connect(t->data); }
+
+/* Tell the owner once per outage. */
+static void tell_down(af_redis *r, const char *why) {
+  if (r->told_down || r->closing) return;
+  r->told_down = 1;
+  if (r->state_cb) r->state_cb(r, 0, why, r->state_arg);
+}
 
 static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv) {
   req *q = priv;
@@ -127,7 +198,7 @@ static void on_connected(const redisAsyncContext *ac, int status) {
     char why[512];
     snprintf(why, sizeof why, "cannot connect to Redis at %s:%d: %s", r->url.host,
              r->url.port, ac->errstr);
-    if (r->state_cb && !r->closing) r->state_cb(r, 0, why, r->state_arg);
+    tell_down(r, why);
     schedule_retry(r);
     return;
   }
@@ -151,6 +222,7 @@ static void on_connected(const redisAsyncContext *ac, int status) {
     send_argv(r, NULL, NULL, 3, a, NULL);
   }
   r->up = 1;
+  r->told_down = 0;
   if (r->state_cb) r->state_cb(r, 1, NULL, r->state_arg);
 }
 
@@ -163,19 +235,20 @@ static void on_disconnected(const redisAsyncContext *ac, int status) {
   char why[512];
   snprintf(why, sizeof why, "lost the Redis connection: %s",
            status == REDIS_OK ? "closed" : ac->errstr);
-  if (was_up && r->state_cb) r->state_cb(r, 0, why, r->state_arg);
+  if (was_up) r->told_down = 0;
+  tell_down(r, why);
   schedule_retry(r);
 }
 
 static void do_connect(af_redis *r) {
   if (r->closing || r->ac) return;
   redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
-  if (!ac || ac->err || redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+  if (!ac || ac->err || ev_attach(ac, r->loop) != 0) {
     char why[512];
     snprintf(why, sizeof why, "cannot connect to Redis at %s:%d: %s", r->url.host,
              r->url.port, ac && ac->err ? ac->errstr : "out of memory");
     if (ac) redisAsyncFree(ac);
-    if (r->state_cb) r->state_cb(r, 0, why, r->state_arg);
+    tell_down(r, why);
     schedule_retry(r);
     return;
   }

@@ -22,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-for dir in tests/node; do
+for dir in tests/node tests/interop; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     echo "setup: npm ci in $dir" >&2
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
