@@ -281,7 +281,7 @@ int af_queue_job_opts_parse(lua_State *L, const char *json, af_queue_job_opts *o
     if (err) *err = af_asprintf("opts: not valid JSON (%s)", lua_tostring(L, -1));
     goto done;
   }
-  if (!lua_istable(L, -1)) {                         /* stack: opts */
+  if (!lua_istable(L, -1) || lua_rawlen(L, -1) > 0) { /* stack: opts */
     if (err) *err = af_strdup("opts: must be a JSON object");
     goto done;
   }

@@ -49,6 +49,7 @@ async function startRedis({ port, dir, extra = [] } = {}) {
     try {
       const c = new IORedis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0,
         retryStrategy: () => null });
+      c.on('error', () => {});
       await c.connect();
       await c.ping();
       c.disconnect();
