@@ -245,7 +245,7 @@ void af_queue_set_data(af_queue *q, void *data) { q->data = data; }
 typedef struct job_impl {
   af_queue_job pub;            /* first: af_queue_job * <-> job_impl * */
   struct job_impl *prev, *next;
-  char *id, *name, *data, *token, *defa;
+  char *id, *name, *data, *token, *defa, *deid;
   char **fin_argv;             /* the settle command, kept to resend after a reconnect */
   size_t *fin_lens;
   int fin_argc;
@@ -312,6 +312,7 @@ static void job_free(af_queue_worker *w, job_impl *j) {
   af_free(j->data);
   af_free(j->token);
   af_free(j->defa);
+  af_free(j->deid);
   af_free(j);
 }
 
@@ -426,15 +427,15 @@ static const af_queue_keep *keep_rule(af_queue_worker *w, job_impl *j, int compl
 static void finish(af_queue_worker *w, job_impl *j, const char *target, const char *value) {
   const af_queue_keep *k = keep_rule(w, j, target[0] == 'c');
   int fetch_next = !w->closing;
-  char *argv[15] = {
+  char *argv[16] = {
       af_strdup(w->prefix), af_strdup(j->id), af_asprintf("%lld", now_ms()),
       af_strdup(j->token), af_strdup(target), af_strdup(value),
       af_asprintf("%lld", k->count), af_asprintf("%lld", k->age_s),
       af_asprintf("%lld", k->limit), af_asprintf("%lld", j->pub.opts.attempts),
       af_asprintf("%lld", j->pub.opts.stack_limit), af_strdup(fetch_next ? "1" : "0"),
       fetch_next ? new_token(w) : af_strdup(""), af_strdup(w->lock_ms),
-      af_strdup(w->o.name ? w->o.name : "")};
-  settle(w, j, "finish", target, 15, argv);
+      af_strdup(w->o.name ? w->o.name : ""), af_strdup(j->deid ? j->deid : "")};
+  settle(w, j, "finish", target, 16, argv);
 }
 
 void af_queue_job_complete(af_queue_job *job, const char *returnvalue) {
@@ -517,12 +518,13 @@ static void start_job(af_queue_worker *w, redisReply *rep, char *token) {
   if (w->jobs) w->jobs->prev = j;
   w->jobs = j;
   w->running++;
-  /* JOB_FIELDS: name data opts atm attemptsMade ats defa timestamp stacktrace */
+  /* JOB_FIELDS: name data opts atm attemptsMade ats defa timestamp deid */
   j->id = elem_str(rep, 1);
   j->name = elem_str(fields, 0);
   j->data = elem_str(fields, 1);
   opts = elem_str(fields, 2);
   j->defa = elem_str(fields, 6);
+  j->deid = elem_str(fields, 8);
   j->token = token;
   token = NULL;
   af_queue_job_opts_read(w->L, opts, opts ? strlen(opts) : 0, &j->pub.opts);

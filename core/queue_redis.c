@@ -67,16 +67,23 @@ const char *af_redis_script_text(const char *name, const char **sha) {
 /* }=========== */
 
 /* {=========== libuv adapter
- * As hiredis/adapters/libuv.h, with one difference: that header drops poll
- * errors (status < 0), and libuv reports a refused connect or a reset socket
- * only that way and then stops the handle, so the context would hang
- * forever. Here an error is handed to hiredis as the readiness it waits for,
- * and hiredis finds the socket error and fails the context. */
+ * As hiredis/adapters/libuv.h, with two differences:
+ * - that header drops poll errors (status < 0), and libuv reports a refused
+ *   connect or a reset socket only that way, then stops the handle, so the
+ *   context would hang forever; here an error is handed to hiredis as the
+ *   readiness it waits for, and hiredis finds the socket error;
+ * - commands queued during a loop iteration are written at its end (a check
+ *   handle) instead of arming EPOLLOUT and waiting one more iteration: one
+ *   write(2) for all of them and no epoll_ctl per command. Only when the
+ *   socket is full (or still connecting) does it wait for writability. */
 
 typedef struct uv_events {
   redisAsyncContext *ac; /* NULL once hiredis let go */
   uv_poll_t poll;
+  uv_check_t flush;
   int events;
+  int flushing;
+  int open;              /* handles not yet closed */
 } uv_events;
 
 static void ev_poll(uv_poll_t *h, int status, int events) {
@@ -91,22 +98,47 @@ static void ev_poll(uv_poll_t *h, int status, int events) {
 }
 
 static void ev_update(uv_events *p, int add, int what) {
-  p->events = add ? p->events | what : p->events & ~what;
-  if (p->events) uv_poll_start(&p->poll, p->events, ev_poll);
+  int ev = add ? p->events | what : p->events & ~what;
+  if (ev == p->events) return;
+  p->events = ev;
+  if (ev) uv_poll_start(&p->poll, ev, ev_poll);
   else uv_poll_stop(&p->poll);
+}
+
+static void ev_flush(uv_check_t *c) {
+  uv_events *p = c->data;
+  uv_check_stop(c);
+  if (!p->ac) return;
+  p->flushing = 1;
+  redisAsyncHandleWrite(p->ac); /* re-arms through ev_add_write if the socket is full */
+  p->flushing = 0;
 }
 
 static void ev_add_read(void *d) { ev_update(d, 1, UV_READABLE); }
 static void ev_del_read(void *d) { ev_update(d, 0, UV_READABLE); }
-static void ev_add_write(void *d) { ev_update(d, 1, UV_WRITABLE); }
-static void ev_del_write(void *d) { ev_update(d, 0, UV_WRITABLE); }
+static void ev_add_write(void *d) {
+  uv_events *p = d;
+  if (p->ac && (p->ac->c.flags & REDIS_CONNECTED) && !p->flushing)
+    uv_check_start(&p->flush, ev_flush);
+  else
+    ev_update(p, 1, UV_WRITABLE);
+}
+static void ev_del_write(void *d) {
+  uv_events *p = d;
+  uv_check_stop(&p->flush);
+  ev_update(p, 0, UV_WRITABLE);
+}
 
-static void ev_closed(uv_handle_t *h) { af_free(h->data); }
+static void ev_closed(uv_handle_t *h) {
+  uv_events *p = h->data;
+  if (--p->open == 0) af_free(p);
+}
 
 static void ev_cleanup(void *d) {
   uv_events *p = d;
   p->ac = NULL;
   uv_close((uv_handle_t *)&p->poll, ev_closed);
+  uv_close((uv_handle_t *)&p->flush, ev_closed);
 }
 
 static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
@@ -117,7 +149,9 @@ static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
     af_free(p);
     return -1;
   }
-  p->poll.data = p;
+  uv_check_init(loop, &p->flush);
+  p->poll.data = p->flush.data = p;
+  p->open = 2;
   p->ac = ac;
   ac->ev.data = p;
   ac->ev.addRead = ev_add_read;

@@ -3,25 +3,29 @@
 -- ARGV: 1 prefix, 2 id, 3 now, 4 token, 5 target ("completed"/"failed"),
 --       6 value (returnvalue JSON / failedReason text), 7 keep count (-1 all, 0 none),
 --       8 keep age s (-1 none), 9 keep limit, 10 attempts, 11 stack limit (-1 none),
---       12 fetch next ("1"/"0"), 13 next token, 14 lock ms, 15 worker name
+--       12 fetch next ("1"/"0"), 13 next token, 14 lock ms, 15 worker name,
+--       16 deduplication id read when the job was taken ("" = none)
 -- Returns -1 missing job, -2/-6 lock, -3 not active, 0 done, or a take() result
 -- when asked to fetch the next job.
 local p, id, now, target = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[5]
 local jk = p .. id
-if rcall("EXISTS", jk) == 0 then return -1 end
 local e = unlock(p, id, ARGV[4])
-if e < 0 then return e end
+if e < 0 then
+  if rcall("EXISTS", jk) == 0 then return -1 end
+  return e
+end
 if rcall("LREM", p .. "active", -1, id) < 1 then return -3 end
-rcall("XTRIM", p .. "events", "MAXLEN", "~", maxEvents(p))
+local maxEv = maxEvents(p)
 local field = "returnvalue"
 if target == "failed" then
   field = "failedReason"
   rcall("HSET", jk, "stacktrace", pushTrace(jk, ARGV[6], tonumber(ARGV[11])))
 end
-local deid = rcall("HGET", jk, "deid")
-if deid and rcall("GET", p .. "de:" .. deid) == id then rcall("DEL", p .. "de:" .. deid) end
-local atm = rcall("HINCRBY", jk, "atm", 1)
+local deid = ARGV[16]
+if deid ~= "" and rcall("GET", p .. "de:" .. deid) == id then rcall("DEL", p .. "de:" .. deid) end
 local count, age, limit = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local atm = 0
+if count ~= 0 or target == "failed" then atm = rcall("HINCRBY", jk, "atm", 1) end
 if count ~= 0 then
   local set = p .. target
   rcall("ZADD", set, now, id)
@@ -40,7 +44,9 @@ if count ~= 0 then
 else
   removeJobKeys(jk)
 end
-rcall("XADD", p .. "events", "*", "event", target, "jobId", id, field, ARGV[6], "prev", "active")
+-- MAXLEN on the add trims only older entries (bullmq trims just before it)
+rcall("XADD", p .. "events", "MAXLEN", "~", maxEv, "*", "event", target, "jobId", id, field, ARGV[6],
+      "prev", "active")
 if target == "failed" and atm >= tonumber(ARGV[10]) then
   rcall("XADD", p .. "events", "*", "event", "retries-exhausted", "jobId", id, "attemptsMade", atm)
 end

@@ -78,7 +78,7 @@ end
 
 -- Take the next job (wait list first, then prioritized), lock it and return
 -- {fields, id, rateLimitTtl, nextDelayedMs}; fields are HMGET of JOB_FIELDS.
-local JOB_FIELDS = {"name", "data", "opts", "atm", "attemptsMade", "ats", "defa", "timestamp", "stacktrace"}
+local JOB_FIELDS = {"name", "data", "opts", "atm", "attemptsMade", "ats", "defa", "timestamp", "deid"}
 local function take(p, now, token, lockMs, wname)
   local meta = rcall("HMGET", p .. "meta", "paused", "concurrency", "max", "duration")
   local paused = meta[1] and true or false
