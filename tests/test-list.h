@@ -66,6 +66,13 @@
   X(store_invoice_put) \
   X(cassette_placeholders) \
   X(cassette_load_errors) \
+  X(queue_url_parse) \
+  X(queue_key_prefix) \
+  X(queue_opts_stored_json) \
+  X(queue_opts_refused) \
+  X(queue_opts_read_lenient) \
+  X(queue_backoff_math) \
+  X(queue_scripts_embedded) \
   X(live_two_tasks_interleave)
 
 AF_TEST_LIST(AF_TEST_DECLARE)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev
       libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libpq-dev
       libcurl4-openssl-dev libssl-dev libxml2-dev lua-cjson lua-cjson-dev
-      lua-busted chromium postgresql redis-server valgrind curl)
+      lua-busted chromium postgresql redis-server valgrind curl time)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm  >/dev/null 2>&1 || pkgs+=(npm)
 
@@ -22,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-for dir in tests/node; do
+for dir in tests/node tests/interop; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     echo "setup: npm ci in $dir" >&2
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
