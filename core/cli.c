@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cfdi.h"
+#include "automation.h"
 #include "queue_cli.h"
 #include "store_cmd.h"
 
@@ -17,12 +18,19 @@ typedef struct command {
   const char *summary;
 } command;
 
+/* `worker --handler FILE` runs generic jobs; without it, invoice tasks. */
+static int af_cli_worker(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--handler") == 0) return af_queue_cli_worker(argc, argv);
+  return af_automation_cmd_worker(argc, argv);
+}
+
 static const command COMMANDS[] = {
     {"run", af_cli_run, "request one invoice on a portal (no queue, no database)"},
     {"replay", af_cli_replay, "rerun a recipe against a recorded session, no browser"},
     {"record-recipe", af_cli_record_recipe, "turn what a person does on a portal into a draft recipe"},
     {"enqueue", af_queue_cli_enqueue, "add a job to a bullmq queue on Redis"},
-    {"worker", af_queue_cli_worker, "run bullmq jobs with a Lua handler"},
+    {"worker", af_cli_worker, "run queue jobs: automation-tasks, or a Lua --handler"},
     {"validate", af_cfdi_cmd_validate, "check a profile and ticket against the CFDI 4.0 rules"},
     {"verify", af_cfdi_cmd_verify, "check a CFDI XML against the profile and ticket"},
     {"migrate", af_store_cmd_migrate, "apply the database migrations in sql/ to AF_DATABASE_URL"},

@@ -460,6 +460,8 @@ const char *af_task_reason(const af_task *t) { return t->reason; }
 const char *af_task_uuid(const af_task *t) { return t->uuid; }
 const char *af_task_recipe(const af_task *t) { return t->recipe_name; }
 const char *af_task_warnings(const af_task *t) { return t->warnings; }
+const char *af_task_xml_path(const af_task *t) { return t->xml_path; }
+const char *af_task_mismatches(const af_task *t) { return t->mismatches; }
 
 static void json_kv(af_buf *b, const char *k, const char *v, int comma) {
   if (comma) af_buf_puts(b, ",");

@@ -69,6 +69,10 @@ const char *af_task_status_name(int status);
 const char *af_task_reason(const af_task *t);
 const char *af_task_uuid(const af_task *t);
 const char *af_task_recipe(const af_task *t);
+/* The verified CFDI XML's path, and the fields in which it differs from the
+ * request ("; "-separated), or NULL. */
+const char *af_task_xml_path(const af_task *t);
+const char *af_task_mismatches(const af_task *t);
 /* Validation warnings (one per line) that did not stop the task, or NULL. */
 const char *af_task_warnings(const af_task *t);
 /* The step in progress: its number, call, target and the recipe's

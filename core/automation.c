@@ -1,0 +1,495 @@
+/*
+ * automation.c -- the automation-tasks worker: takes jobs from the queue
+ * (queue.c), runs each as a task (task.c) on one shared browser, and keeps
+ * the task record in the store (store.c): RUNNING, the decrypted profile,
+ * a browser_sessions row, batched task_steps, then COMPLETED with the
+ * invoice, FAILED with its reason or INTERVENTION_NEEDED; the session is
+ * terminated. SIGTERM stops taking jobs and lets running ones finish within
+ * a grace period, then fails them so that bullmq retries them elsewhere.
+ */
+#include "automation.h"
+
+#include <getopt.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "alloc.h"
+#include "browser.h"
+#include "buf.h"
+#include "cli.h"
+#include "crypto.h"
+#include "fsutil.h"
+#include "json.h"
+#include "queue.h"
+#include "store.h"
+#include "task.h"
+#include "ws.h"
+
+static const char USAGE[] =
+    "usage: autofactura worker [--queue automation-tasks] [--concurrency N]\n"
+    "                          [--grace SECONDS] [--out DIR]\n"
+    "       autofactura worker --queue NAME --handler FILE.lua [--concurrency N]\n"
+    "\n"
+    "Without --handler: run the jobs of the automation-tasks queue (the seed's\n"
+    "AutomationJobData: taskId, userId, vendorUrl, ticketData) with the recipe\n"
+    "that claims each vendor URL, on one local Chromium, recording each task in\n"
+    "the store. Needs AF_REDIS_URL, AF_DATABASE_URL and AF_ENCRYPTION_KEYS.\n"
+    "SIGTERM stops taking jobs; running ones get --grace seconds (default 30)\n"
+    "to finish, then fail so that another worker retries them.\n"
+    "\n"
+    "  --out DIR   where invoices and screenshots go, one folder per task\n"
+    "              (default: $AF_STATE_DIR/files, else ./autofactura-files)\n";
+
+typedef struct worker {
+  uv_loop_t *loop;
+  af_queue_worker *qw;
+  af_store *store;
+  af_keyring *kr;
+  af_browser *browser;
+  lua_State *L;            /* job data decoding */
+  const char *out;
+  int grace_s, running, stopping;
+  uv_signal_t sigterm, sigint;
+  uv_timer_t grace;
+  struct job *jobs;        /* running */
+} worker;
+
+typedef struct job {
+  struct job *next;
+  worker *w;
+  af_queue_job *qjob;
+  af_task *task;
+  af_store_steps *steps;
+  char *task_id, *user_id, *url, *ticket, *session_id, *dir;
+  int status;
+} job;
+
+/* ---- ending a job ---------------------------------------------------------- */
+
+static void unlink_job(job *j) {
+  for (job **p = &j->w->jobs; *p; p = &(*p)->next)
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
+}
+
+static void free_job(job *j) {
+  unlink_job(j);
+  if (j->task) af_task_free(j->task);
+  char *strs[] = {j->task_id, j->user_id, j->url, j->ticket, j->session_id, j->dir};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) af_free(strs[i]);
+  j->w->running--;
+  af_free(j);
+}
+
+/* Settle the bullmq job and free j. */
+static void settle(job *j, int status, const char *reason, const char *uuid) {
+  if (status == AF_TASK_FAILED) {
+    af_queue_job_fail(j->qjob, reason ? reason : "failed");
+  } else {
+    af_buf b;
+    af_buf_init(&b);
+    af_buf_printf(&b, "{\"taskId\":");
+    af_buf_json_str(&b, j->task_id, strlen(j->task_id));
+    af_buf_printf(&b, ",\"status\":\"%s\",\"uuid\":", af_task_status_name(status));
+    if (uuid) af_buf_json_str(&b, uuid, strlen(uuid));
+    else af_buf_puts(&b, "null");
+    af_buf_puts(&b, "}");
+    af_queue_job_complete(j->qjob, b.oom ? NULL : b.data);
+    af_buf_free(&b);
+  }
+  free_job(j);
+}
+
+static void on_store_error(void *data, const PGresult *res, const char *err) {
+  (void)data;
+  (void)res;
+  if (err) fprintf(stderr, "autofactura worker: store: %s\n", err);
+}
+
+/* Record the end in the store, then settle. Store errors are logged: the
+ * job's outcome stands. */
+static void finish_job(job *j, int status, const char *reason) {
+  char *err = NULL;
+  worker *w = j->w;
+  if (af_store_task_set_status(w->store, j->task_id, status, reason, on_store_error, NULL,
+                               &err) != 0) {
+    fprintf(stderr, "autofactura worker: task %s: %s\n", j->task_id, err);
+    af_free(err);
+    err = NULL;
+  }
+  if (j->session_id &&
+      af_store_session_terminate(w->store, j->session_id, on_store_error, NULL, &err) != 0) {
+    af_free(err);
+    err = NULL;
+  }
+  const char *uuid = j->task ? af_task_uuid(j->task) : NULL;
+  if (status == AF_TASK_COMPLETED && uuid && af_task_xml_path(j->task)) {
+    size_t n = 0;
+    char *xml = af_fs_read(af_task_xml_path(j->task), 4u << 20, &n, &err);
+    af_store_invoice inv = {j->task_id, uuid, xml, n, NULL, NULL, NULL, 1,
+                            "{\"ok\":true,\"mismatches\":null}"};
+    if (xml == NULL ||
+        af_store_invoice_put(w->store, w->kr, &inv, on_store_error, NULL, &err) != 0)
+      fprintf(stderr, "autofactura worker: task %s: invoice not stored: %s\n", j->task_id,
+              err ? err : "?");
+    af_free(xml);
+    af_free(err);
+  }
+  settle(j, status, reason, uuid);
+}
+
+static void on_steps_closed(void *data, const PGresult *res, const char *err) {
+  job *j = data;
+  (void)res;
+  if (err) fprintf(stderr, "autofactura worker: task %s: steps: %s\n", j->task_id, err);
+  finish_job(j, af_task_get_status(j->task), af_task_reason(j->task));
+}
+
+static void on_task_done(af_task *t, void *data) {
+  job *j = data;
+  (void)t;
+  if (j->steps) {
+    af_store_steps *s = j->steps;
+    j->steps = NULL;
+    af_store_steps_close(s, on_steps_closed, j);
+  } else {
+    on_steps_closed(j, NULL, NULL);
+  }
+}
+
+/* ---- running a job ----------------------------------------------------------- */
+
+/* task_steps.step_type for a task step's type. */
+static const char *db_step_type(const char *type) {
+  static const char *const map[][2] = {
+      {"read", "extract"},      {"evaluate", "extract"}, {"screenshot", "extract"},
+      {"log", "thinking"},      {"navigate", "navigate"}, {"input", "input"},
+      {"click", "click"},       {"wait", "wait"},        {"download", "download"},
+      {"error", "error"},       {"user_intervention", "user_intervention"},
+      {"completed", "completed"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(type, map[i][0]) == 0) return map[i][1];
+  return "thinking";
+}
+
+static void on_step(af_task *t, const af_step *s, void *data) {
+  job *j = data;
+  (void)t;
+  if (j->steps == NULL) return;
+  af_buf b;
+  af_buf_init(&b);
+  const char *keys[] = {"action", "target", "detail"};
+  const char *vals[] = {s->action, s->target, s->detail};
+  af_buf_puts(&b, "{");
+  for (int i = 0; i < 3; i++) {
+    af_buf_printf(&b, "%s\"%s\":", i ? "," : "", keys[i]);
+    if (vals[i]) af_buf_json_str(&b, vals[i], strlen(vals[i]));
+    else af_buf_puts(&b, "null");
+  }
+  af_buf_printf(&b, ",\"ok\":%s,\"at_ms\":%lld}", s->ok ? "true" : "false", (long long)s->at_ms);
+  char *err = NULL;
+  if (!b.oom && af_store_steps_add(j->steps, db_step_type(s->type), b.data, NULL,
+                                   (int)s->duration_ms, &err) != 0) {
+    fprintf(stderr, "autofactura worker: task %s: step: %s\n", j->task_id, err);
+    af_free(err);
+  }
+  af_buf_free(&b);
+}
+
+static void on_steps_error(void *data, const char *err) {
+  job *j = data;
+  fprintf(stderr, "autofactura worker: task %s: steps: %s\n", j->task_id, err);
+}
+
+static void on_session(void *data, const PGresult *res, const char *err) {
+  job *j = data;
+  char *e = NULL;
+  if (err == NULL && res && PQntuples(res) == 1) j->session_id = af_strdup(PQgetvalue(res, 0, 0));
+  if (af_store_steps_open(j->w->store, j->task_id, on_steps_error, j, &j->steps, &e) != 0) {
+    fprintf(stderr, "autofactura worker: task %s: %s\n", j->task_id, e);
+    af_free(e);
+  }
+  af_task_start(j->task, j->w->browser, on_task_done, j);
+}
+
+static void on_profile(void *data, const af_store_profile *p, const char *err) {
+  job *j = data;
+  worker *w = j->w;
+  char *e = NULL;
+  if (p == NULL) {
+    char *reason = af_asprintf("profile: %s", err ? err : "cannot read it");
+    finish_job(j, AF_TASK_FAILED, reason);
+    af_free(reason);
+    return;
+  }
+  af_buf b;
+  af_buf_init(&b);
+  const char *keys[] = {"rfc", "full_name", "fiscal_regime", "postal_code", "cfdi_use", "email"};
+  const char *vals[] = {p->rfc, p->full_name, p->fiscal_regime, p->postal_code, p->cfdi_use,
+                        p->email};
+  af_buf_puts(&b, "{");
+  for (int i = 0; i < 6; i++) {
+    af_buf_printf(&b, "%s\"%s\":", i ? "," : "", keys[i]);
+    if (vals[i]) af_buf_json_str(&b, vals[i], strlen(vals[i]));
+    else af_buf_puts(&b, "null");
+  }
+  af_buf_puts(&b, "}");
+  af_task_opts o;
+  memset(&o, 0, sizeof o);
+  o.url = j->url;
+  o.ticket_json = j->ticket;
+  o.profile_json = b.data;
+  o.out_dir = j->dir;
+  o.on_step = on_step;
+  o.step_data = j;
+  j->task = b.oom ? NULL : af_task_new(&o, &e);
+  af_buf_free(&b); /* the task keeps its own copy; wipe ours */
+  if (j->task == NULL) {
+    finish_job(j, AF_TASK_FAILED, e ? e : "out of memory");
+    af_free(e);
+    return;
+  }
+  if (af_store_session_open(w->store, j->task_id, "local", NULL, NULL, on_session, j, &e) != 0) {
+    af_free(e);
+    on_session(j, NULL, "cannot record the session");
+  }
+}
+
+static void on_running(void *data, const PGresult *res, const char *err) {
+  job *j = data;
+  char *e = NULL;
+  (void)res;
+  if (err) {
+    char *reason = af_asprintf("task record: %s", err);
+    settle(j, AF_TASK_FAILED, reason, NULL); /* the record could not move: leave it */
+    af_free(reason);
+    return;
+  }
+  if (af_store_profile_get(j->w->store, j->w->kr, j->user_id, on_profile, j, &e) != 0) {
+    finish_job(j, AF_TASK_FAILED, e);
+    af_free(e);
+  }
+}
+
+static int is_uuid(const char *s) {
+  if (s == NULL || strlen(s) != 36) return 0;
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i])) return 0;
+  }
+  return 1;
+}
+
+/* Read AutomationJobData; NULL, or the first problem found. */
+static const char *parse_job(worker *w, job *j, const af_queue_job *q) {
+  lua_State *L = w->L;
+  const char *problem = NULL;
+  lua_settop(L, 0);
+  if (af_json_decode(L, q->data, q->data_len) != 0 || !lua_istable(L, -1))
+    return "job data: not a JSON object";
+  const char *id = af_json_str(L, 1, "taskId", NULL);
+  const char *user = af_json_str(L, 1, "userId", NULL);
+  const char *url = af_json_str(L, 1, "vendorUrl", NULL);
+  if (!is_uuid(id)) problem = "job data: taskId must be a UUID";
+  else if (!is_uuid(user)) problem = "job data: userId must be a UUID";
+  else if (url == NULL || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+    problem = "job data: vendorUrl must be an http(s) URL";
+  else if (af_json_push(L, 1, "ticketData") != LUA_TTABLE)
+    problem = "job data: ticketData must be an object";
+  if (problem) return problem;
+  j->task_id = af_strdup(id);
+  j->user_id = af_strdup(user);
+  j->url = af_strdup(url);
+  j->ticket = af_json_encode(L, -1, NULL);
+  j->dir = af_asprintf("%s/%s", w->out, id);
+  if (!j->task_id || !j->user_id || !j->url || !j->ticket || !j->dir) return "out of memory";
+  if (af_fs_mkdirs(j->dir) != 0) return "cannot create the task's output directory";
+  return NULL;
+}
+
+static void on_job(af_queue_worker *qw, af_queue_job *q) {
+  worker *w = af_queue_worker_get_data(qw);
+  job *j = af_calloc(1, sizeof *j);
+  char *err = NULL;
+  if (j == NULL) {
+    af_queue_job_fail(q, "out of memory");
+    return;
+  }
+  j->w = w;
+  j->qjob = q;
+  j->next = w->jobs;
+  w->jobs = j;
+  w->running++;
+  const char *problem = parse_job(w, j, q);
+  if (problem) {
+    af_queue_job_fail(q, problem);
+    free_job(j);
+    return;
+  }
+  if (af_store_task_set_status(w->store, j->task_id, AF_TASK_RUNNING, NULL, on_running, j,
+                               &err) != 0) {
+    char *reason = af_asprintf("task record: %s", err);
+    af_queue_job_fail(q, reason ? reason : "task record");
+    af_free(reason);
+    af_free(err);
+    free_job(j);
+  }
+}
+
+/* ---- the service ---------------------------------------------------------------- */
+
+static void on_queue_error(af_queue_worker *qw, const char *msg) {
+  (void)qw;
+  fprintf(stderr, "autofactura worker: queue: %s\n", msg);
+}
+
+static void on_store_closed(void *data) {
+  worker *w = data;
+  uv_close((uv_handle_t *)&w->sigterm, NULL);
+  uv_close((uv_handle_t *)&w->sigint, NULL);
+  uv_close((uv_handle_t *)&w->grace, NULL);
+  af_ws_shutdown();
+}
+
+static void on_browser_closed(void *data) {
+  worker *w = data;
+  af_store_close(w->store, on_store_closed, w);
+}
+
+static void on_queue_closed(af_queue_worker *qw) {
+  worker *w = af_queue_worker_get_data(qw);
+  fprintf(stderr, "autofactura worker: stopped\n");
+  if (w->browser) af_browser_close(w->browser, on_browser_closed, w);
+  else on_browser_closed(w);
+}
+
+static void on_grace(uv_timer_t *t) {
+  worker *w = t->data;
+  for (job *j = w->jobs; j; j = j->next)
+    if (j->task) af_task_cancel(j->task, "the worker is shutting down; retried elsewhere");
+}
+
+static void stop(worker *w) {
+  if (w->stopping) return;
+  w->stopping = 1;
+  fprintf(stderr, "autofactura worker: stopping: no new jobs; %d running get %d s\n",
+          w->running, w->grace_s);
+  uv_timer_start(&w->grace, on_grace, (uint64_t)w->grace_s * 1000, 0);
+  af_queue_worker_close(w->qw, on_queue_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)signum;
+  stop(h->data);
+}
+
+static void on_browser(af_browser *b, const char *err, void *data) {
+  worker *w = data;
+  char *e = NULL;
+  if (b == NULL) {
+    fprintf(stderr, "autofactura worker: cannot start the browser: %s\n", err);
+    af_store_close(w->store, on_store_closed, w);
+    return;
+  }
+  w->browser = b;
+  if (af_queue_worker_start(w->qw, on_job) != 0) {
+    fprintf(stderr, "autofactura worker: cannot start taking jobs\n");
+    stop(w);
+    af_free(e);
+    return;
+  }
+  fprintf(stderr, "autofactura worker: taking jobs from automation-tasks\n");
+}
+
+int af_automation_cmd_worker(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"queue", required_argument, 0, 'q'}, {"concurrency", required_argument, 0, 'c'},
+      {"grace", required_argument, 0, 'g'}, {"out", required_argument, 0, 'o'},
+      {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+  const char *queue = "automation-tasks", *out = NULL;
+  int concurrency = 3, grace = 30, c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+      case 'q': queue = optarg; break;
+      case 'c': concurrency = atoi(optarg); break;
+      case 'g': grace = atoi(optarg); break;
+      case 'o': out = optarg; break;
+      case 'h': fputs(USAGE, stdout); return 0;
+      default:
+        fprintf(stderr, "autofactura worker: unknown or incomplete option '%s' (see --help)\n",
+                argv[optind - 1]);
+        return AF_EXIT_BAD_INPUT;
+    }
+  }
+  if (concurrency < 1 || concurrency > 64 || grace < 0) {
+    fprintf(stderr, "autofactura worker: --concurrency is 1 to 64, --grace >= 0 seconds\n");
+    return AF_EXIT_BAD_INPUT;
+  }
+  const char *redis = getenv("AF_REDIS_URL");
+  if (redis == NULL || *redis == '\0') {
+    fprintf(stderr, "autofactura worker: AF_REDIS_URL is not set (redis://host:port)\n");
+    return AF_EXIT_BAD_INPUT;
+  }
+  worker w;
+  memset(&w, 0, sizeof w);
+  char *err = NULL, *outdir = NULL;
+  int rc = AF_EXIT_BAD_INPUT;
+  if (af_keyring_from_env(&w.kr, &err) != 0) {
+    fprintf(stderr, "autofactura worker: %s\n", err);
+    goto done;
+  }
+  const char *state = getenv("AF_STATE_DIR");
+  outdir = out ? af_strdup(out) : state && *state ? af_asprintf("%s/files", state)
+                                                  : af_strdup("autofactura-files");
+  w.out = outdir;
+  w.grace_s = grace;
+  w.loop = uv_default_loop();
+  if (af_store_open(w.loop, NULL, &w.store, &err) != 0) {
+    fprintf(stderr, "autofactura worker: %s\n", err);
+    goto done;
+  }
+  af_queue_worker_opts qo;
+  af_queue_worker_opts_init(&qo);
+  qo.redis_url = redis;
+  qo.queue = queue;
+  qo.concurrency = concurrency;
+  qo.name = "autofactura-automation";
+  if (af_queue_worker_new(w.loop, &qo, &w.qw, &err) != 0) {
+    fprintf(stderr, "autofactura worker: %s\n", err);
+    af_store_close(w.store, NULL, NULL);
+    uv_run(w.loop, UV_RUN_DEFAULT);
+    goto done;
+  }
+  af_queue_worker_set_data(w.qw, &w);
+  af_queue_worker_on_error(w.qw, on_queue_error);
+  w.L = luaL_newstate();
+  af_json_open(w.L);
+  uv_signal_init(w.loop, &w.sigterm);
+  uv_signal_init(w.loop, &w.sigint);
+  uv_timer_init(w.loop, &w.grace);
+  w.sigterm.data = w.sigint.data = w.grace.data = &w;
+  uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&w.sigint, on_signal, SIGINT);
+  atexit(af_browser_kill_all);
+  af_browser_opts bo = {.headless = 1};
+  if (af_browser_launch(w.loop, &bo, on_browser, &w, &err) != 0) {
+    fprintf(stderr, "autofactura worker: cannot start the browser: %s\n", err);
+    stop(&w);
+  }
+  uv_run(w.loop, UV_RUN_DEFAULT);
+  af_ws_shutdown();
+  rc = 0;
+done:
+  if (w.L) lua_close(w.L);
+  af_keyring_free(w.kr);
+  af_free(outdir);
+  af_free(err);
+  return rc;
+}

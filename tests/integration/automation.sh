@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The automation-tasks worker end to end, with real services: a private
+# PostgreSQL (migrated), a private Redis, the bundled portals and Chromium.
+# A task row and a job added with `autofactura enqueue` must end COMPLETED in
+# the store with its steps, session and invoice; malformed job data must fail
+# the job with a clear failedReason while the worker goes on; SIGTERM stops it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bin=${AF_BIN:-build/autofactura}
+work=$(mktemp -d /tmp/af-automation.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${AF_PG_DIR:-}" ] && tools/pg/stop.sh "$AF_PG_DIR" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+fail() { echo "not ok - $*" >&2; [ -f "$work/worker.log" ] && tail -30 "$work/worker.log" >&2; exit 1; }
+q() { psql "$AF_DATABASE_URL" -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || shuf -i 20000-60999 -n 1; }
+wait_for() { # wait_for SECONDS COMMAND...
+  local t=$1; shift
+  for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+eval "$(tools/pg/start.sh)"
+"$bin" migrate >/dev/null || fail "migrate"
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+export AF_REDIS_URL="redis://127.0.0.1:$rport"
+wait_for 10 redis-cli -p "$rport" ping >/dev/null 2>&1 || fail "redis did not start"
+node tests/portals/server.js --port 0 >"$work/portal.log" 2>&1 &
+pids+=($!)
+wait_for 10 grep -q '^portal listening' "$work/portal.log" || fail "portal did not start"
+base=$(awk '/^portal listening/ {print $3; exit}' "$work/portal.log")
+export AF_ENCRYPTION_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+user=6a1b2c3d-0000-4000-8000-00000000a001
+q "INSERT INTO auth.users (id) VALUES ('$user')"
+"$bin" profile put --user "$user" tests/fixtures/profile-fisica.json >/dev/null || fail "profile put"
+task=$(q "INSERT INTO automation_tasks (user_id, vendor_url, ticket_details) VALUES ('$user', '$base/larga/', '{}') RETURNING id")
+ok "services up, user $user with an encrypted profile, task $task PENDING"
+
+"$bin" worker --concurrency 2 --grace 5 --out "$work/files" >"$work/worker.log" 2>&1 &
+worker=$!
+pids+=($worker)
+wait_for 30 grep -q "taking jobs" "$work/worker.log" || fail "the worker did not start"
+
+ticket=$(tr -d '\n' < tests/fixtures/ticket-larga.json)
+data="{\"taskId\":\"$task\",\"userId\":\"$user\",\"vendorUrl\":\"$base/larga/\",\"ticketData\":$ticket,\"userProfile\":{},\"retryCount\":0,\"priority\":5}"
+"$bin" enqueue --queue automation-tasks --data "$data" --opts "{\"jobId\":\"task-$task\"}" >/dev/null || fail "enqueue"
+done_status() { s=$(q "SELECT status FROM automation_tasks WHERE id = '$task'"); [ "$s" = COMPLETED ] || [ "$s" = FAILED ]; }
+wait_for 90 done_status || fail "the task did not end: $(q "SELECT status FROM automation_tasks WHERE id = '$task'")"
+[ "$(q "SELECT status FROM automation_tasks WHERE id = '$task'")" = COMPLETED ] \
+  || fail "task: $(q "SELECT status || ' ' || coalesce(failure_reason, '') FROM automation_tasks WHERE id = '$task'")"
+[ -n "$(q "SELECT completed_at FROM automation_tasks WHERE id = '$task'")" ] || fail "completed_at"
+ok "the job ran the larga recipe: task COMPLETED with completed_at"
+
+wait_for 10 test "$(q "SELECT count(*) FROM cfdi_documents WHERE task_id = '$task'")" = 1 || fail "no invoice row"
+uuid=$(q "SELECT cfdi_uuid FROM cfdi_documents WHERE task_id = '$task'")
+redis-cli -p "$rport" hget "bull:automation-tasks:task-$task" returnvalue | grep -qi "\"uuid\":\"$uuid\"" \
+  || fail "returnvalue: $(redis-cli -p "$rport" hget "bull:automation-tasks:task-$task" returnvalue)"
+ok "the invoice ($uuid) is stored and is the job's returnvalue"
+
+steps=$(q "SELECT count(*) FROM task_steps WHERE task_id = '$task'")
+[ "$steps" -ge 15 ] || fail "only $steps steps"
+[ "$(q "SELECT step_type FROM task_steps WHERE task_id = '$task' ORDER BY seq DESC LIMIT 1")" = completed ] || fail "last step"
+[ -n "$(q "SELECT terminated_at FROM browser_sessions WHERE task_id = '$task'")" ] || fail "session not terminated"
+if q "SELECT content::text FROM task_steps WHERE task_id = '$task'" | grep -q "ROVL850312HJ5"; then fail "an RFC in a step"; fi
+ok "$steps steps recorded (no RFC in them), the browser session terminated"
+
+bad=$("$bin" enqueue --queue automation-tasks --data '{"taskId":"nope","userId":"x","vendorUrl":"ftp://x","ticketData":{}}')
+bad=$(echo "$bad" | grep -oE '[0-9]+' | head -1)
+reason() { redis-cli -p "$rport" hget "bull:automation-tasks:$bad" failedReason; }
+wait_for 20 test -n "$(reason)" || fail "the bad job never failed"
+[ "$(reason)" = "job data: taskId must be a UUID" ] || fail "failedReason: $(reason)"
+kill -0 "$worker" || fail "the worker died on bad data"
+ok "malformed job data fails the job ('$(reason)') and the worker goes on"
+
+kill -TERM "$worker"
+wait_for 20 bash -c "! kill -0 $worker 2>/dev/null" || fail "the worker did not stop on SIGTERM"
+grep -q "stopped" "$work/worker.log" || fail "no orderly stop"
+ok "SIGTERM stops the worker"
+echo "$n passed, 0 failed"
