@@ -128,15 +128,23 @@ static void finish_job(job *j, int status, const char *reason) {
     err = NULL;
   }
   const char *uuid = j->task ? af_task_uuid(j->task) : NULL;
-  if (status == AF_TASK_COMPLETED && uuid && af_task_xml_path(j->task)) {
+  const char *xml_path = j->task ? af_task_xml_path(j->task) : NULL;
+  if (uuid && xml_path) { /* verified or not: the invoice and the verdict */
     size_t n = 0;
-    char *xml = af_fs_read(af_task_xml_path(j->task), 4u << 20, &n, &err);
-    af_store_invoice inv = {j->task_id, uuid, xml, n, NULL, NULL, NULL, 1,
-                            "{\"ok\":true,\"mismatches\":null}"};
-    if (xml == NULL ||
+    char *xml = af_fs_read(xml_path, 4u << 20, &n, &err);
+    const char *mism = af_task_mismatches(j->task);
+    af_buf v;
+    af_buf_init(&v);
+    af_buf_printf(&v, "{\"ok\":%s,\"mismatches\":", mism ? "false" : "true");
+    if (mism) af_buf_json_str(&v, mism, strlen(mism));
+    else af_buf_puts(&v, "null");
+    af_buf_puts(&v, "}");
+    af_store_invoice inv = {j->task_id, uuid, xml, n, NULL, NULL, NULL, mism == NULL, v.data};
+    if (xml == NULL || v.oom ||
         af_store_invoice_put(w->store, w->kr, &inv, on_store_error, NULL, &err) != 0)
       fprintf(stderr, "autofactura worker: task %s: invoice not stored: %s\n", j->task_id,
               err ? err : "?");
+    af_buf_free(&v);
     af_free(xml);
     af_free(err);
   }
@@ -193,12 +201,25 @@ static void on_step(af_task *t, const af_step *s, void *data) {
   }
   af_buf_printf(&b, ",\"ok\":%s,\"at_ms\":%lld}", s->ok ? "true" : "false", (long long)s->at_ms);
   char *err = NULL;
-  if (!b.oom && af_store_steps_add(j->steps, db_step_type(s->type), b.data, NULL,
+  char *shot = strcmp(s->type, "screenshot") == 0 && s->ok && s->target
+                   ? af_asprintf("%s/%s.png", j->task_id, s->target) : NULL;
+  if (!b.oom && af_store_steps_add(j->steps, db_step_type(s->type), b.data, shot,
                                    (int)s->duration_ms, &err) != 0) {
     fprintf(stderr, "autofactura worker: task %s: step: %s\n", j->task_id, err);
     af_free(err);
   }
   af_buf_free(&b);
+}
+
+/* The tab is open: its live view becomes the task's current_live_url. */
+static void on_page(af_task *t, void *data) {
+  job *j = data;
+  char *url = af_browser_live_url(j->w->browser, af_task_target(t));
+  char *err = NULL;
+  if (url && af_store_task_set_live_url(j->w->store, j->task_id, url, on_store_error, NULL,
+                                        &err) != 0)
+    af_free(err);
+  af_free(url);
 }
 
 static void on_steps_error(void *data, const char *err) {
@@ -246,6 +267,7 @@ static void on_profile(void *data, const af_store_profile *p, const char *err) {
   o.profile_json = b.data;
   o.out_dir = j->dir;
   o.on_step = on_step;
+  o.on_page = on_page;
   o.step_data = j;
   j->task = b.oom ? NULL : af_task_new(&o, &e);
   af_buf_free(&b); /* the task keeps its own copy; wipe ours */
@@ -330,6 +352,12 @@ static void on_job(af_queue_worker *qw, af_queue_job *q) {
     af_queue_job_fail(q, problem);
     free_job(j);
     return;
+  }
+  /* a retry by bullmq: the record counts it (and is PENDING again) */
+  if (q->attempts_made > 0 &&
+      af_store_task_retry(w->store, j->task_id, on_store_error, NULL, &err) != 0) {
+    af_free(err);
+    err = NULL;
   }
   if (af_store_task_set_status(w->store, j->task_id, AF_TASK_RUNNING, NULL, on_running, j,
                                &err) != 0) {

@@ -31,6 +31,7 @@ struct af_browser {
   void *data;
   int waited_ms, timeout_ms;
   int replaying;
+  int devtools_port;      /* local: the DevTools HTTP port */
   af_transport *pending_transport;
   void (*close_cb)(void *);
   void *close_data;
@@ -177,6 +178,7 @@ static void on_poll(uv_timer_t *t) {
     fclose(f);
   }
   if (port > 0) {
+    b->devtools_port = port;
     connect_url(b, url);
     return;
   }
@@ -281,6 +283,12 @@ int af_browser_launch(uv_loop_t *loop, const af_browser_opts *opts,
 
 af_cdp *af_browser_cdp(af_browser *b) { return b->cdp; }
 int af_browser_replaying(const af_browser *b) { return b->replaying; }
+
+char *af_browser_live_url(const af_browser *b, const char *target_id) {
+  if (b->devtools_port <= 0 || target_id == NULL) return NULL;
+  return af_asprintf("http://127.0.0.1:%d/devtools/inspector.html?ws=127.0.0.1:%d/devtools/page/%s",
+                     b->devtools_port, b->devtools_port, target_id);
+}
 uv_loop_t *af_browser_loop(af_browser *b) { return b->loop; }
 const char *af_browser_dir(af_browser *b) { return b->dir; }
 

@@ -30,6 +30,9 @@ af_cdp *af_browser_cdp(af_browser *b);
 /* True when a recording stands in for the browser: no time passes there,
  * so waits between retries can be skipped. */
 int af_browser_replaying(const af_browser *b);
+/* A URL where a person can watch (and take over) a tab of this browser:
+ * for `local`, Chromium's DevTools front end on loopback. Fresh, or NULL. */
+char *af_browser_live_url(const af_browser *b, const char *target_id);
 uv_loop_t *af_browser_loop(af_browser *b);
 /* A private directory the browser lives in (downloads go below it). */
 const char *af_browser_dir(af_browser *b);

@@ -390,6 +390,7 @@ static void on_page_open(af_page *p, const char *err, void *data) {
     return;
   }
   t->page = p;
+  if (t->o.on_page) t->o.on_page(t, t->o.step_data);
   af__task_op_begin(t, "navigate", "navigate", t->o.url, NULL);
   t->req.data = t;
   t->req_busy = 1;
@@ -461,6 +462,7 @@ const char *af_task_uuid(const af_task *t) { return t->uuid; }
 const char *af_task_recipe(const af_task *t) { return t->recipe_name; }
 const char *af_task_warnings(const af_task *t) { return t->warnings; }
 const char *af_task_xml_path(const af_task *t) { return t->xml_path; }
+const char *af_task_target(const af_task *t) { return t->page ? af_page_target(t->page) : NULL; }
 const char *af_task_mismatches(const af_task *t) { return t->mismatches; }
 
 static void json_kv(af_buf *b, const char *k, const char *v, int comma) {

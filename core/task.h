@@ -47,6 +47,8 @@ typedef struct af_task_opts {
   af_script_limits limits;
   af_task_step_cb on_step;                /* progress, may be NULL */
   void *step_data;
+  /* Called once the task's tab is open, before the recipe runs (NULL ok). */
+  void (*on_page)(af_task *t, void *data);
   /* The clock steps are timed with (ms); NULL: the loop's. A replay
    * passes the recording's, so its steps keep the recorded times. */
   uint64_t (*clock)(void *data);
@@ -72,6 +74,8 @@ const char *af_task_recipe(const af_task *t);
 /* The verified CFDI XML's path, and the fields in which it differs from the
  * request ("; "-separated), or NULL. */
 const char *af_task_xml_path(const af_task *t);
+/* The task's tab in the browser (NULL before it opened), for a live view. */
+const char *af_task_target(const af_task *t);
 const char *af_task_mismatches(const af_task *t);
 /* Validation warnings (one per line) that did not stop the task, or NULL. */
 const char *af_task_warnings(const af_task *t);

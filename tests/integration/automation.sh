@@ -70,7 +70,10 @@ steps=$(q "SELECT count(*) FROM task_steps WHERE task_id = '$task'")
 [ "$(q "SELECT step_type FROM task_steps WHERE task_id = '$task' ORDER BY seq DESC LIMIT 1")" = completed ] || fail "last step"
 [ -n "$(q "SELECT terminated_at FROM browser_sessions WHERE task_id = '$task'")" ] || fail "session not terminated"
 if q "SELECT content::text FROM task_steps WHERE task_id = '$task'" | grep -q "ROVL850312HJ5"; then fail "an RFC in a step"; fi
-ok "$steps steps recorded (no RFC in them), the browser session terminated"
+live=$(q "SELECT current_live_url FROM automation_tasks WHERE id = '$task'")
+case "$live" in http://127.0.0.1:*/devtools/inspector.html?ws=*) ;; *) fail "current_live_url: $live" ;; esac
+[ "$(q "SELECT verification->>'ok' FROM cfdi_documents WHERE task_id = '$task'")" = true ] || fail "verification: $(q "SELECT verification FROM cfdi_documents WHERE task_id = '$task'")"
+ok "$steps steps recorded (no RFC in them), a live view URL, the browser session terminated"
 
 bad=$("$bin" enqueue --queue automation-tasks --data '{"taskId":"nope","userId":"x","vendorUrl":"ftp://x","ticketData":{}}')
 bad=$(echo "$bad" | grep -oE '[0-9]+' | head -1)
