@@ -24,6 +24,8 @@
 #include "fsutil.h"
 #include "json.h"
 #include "queue.h"
+#include "queue_redis.h"
+#include "queue_wire.h"
 #include "store.h"
 #include "task.h"
 #include "ws.h"
@@ -50,8 +52,10 @@ typedef struct worker {
   af_keyring *kr;
   af_browser *browser;
   lua_State *L;            /* job data decoding */
+  af_redis *redis;         /* per-user limits, session and metrics keys */
   const char *out;
   int grace_s, running, stopping;
+  int per_hour, at_once;   /* the seed's per-user limits */
   uv_signal_t sigterm, sigint;
   uv_timer_t grace;
   struct job *jobs;        /* running */
@@ -65,7 +69,39 @@ typedef struct job {
   af_store_steps *steps;
   char *task_id, *user_id, *url, *ticket, *session_id, *dir;
   int status;
+  int slot;                /* holds one of the user's running slots */
+  uv_timer_t wait;         /* waiting for a running slot */
+  int timer_ready;
 } job;
+
+/* ---- Redis side: limits, session keys, metrics ------------------------------- */
+
+static void redis_cmd(worker *w, int argc, const char **argv) {
+  if (af_redis_cmd(w->redis, NULL, NULL, argc, argv, NULL) != 0)
+    fprintf(stderr, "autofactura worker: redis: cannot send %s\n", argv[0]);
+}
+
+static void metric(worker *w, const char *event) {
+  const char *argv[] = {event};
+  af_redis_script(w->redis, "taskMetrics", NULL, NULL, 1, argv, NULL);
+}
+
+/* session:<task>:<name>, one hour. */
+static void session_key(job *j, const char *name, const char *value) {
+  char key[96];
+  snprintf(key, sizeof key, "session:%s:%s", j->task_id, name);
+  const char *argv[] = {"SET", key, value, "EX", "3600"};
+  redis_cmd(j->w, 5, argv);
+}
+
+static void release_slot(job *j) {
+  if (!j->slot) return;
+  j->slot = 0;
+  char key[96];
+  snprintf(key, sizeof key, "rate_limit:user:%s:concurrent", j->user_id);
+  const char *argv[] = {"SREM", key, j->task_id};
+  redis_cmd(j->w, 3, argv);
+}
 
 /* ---- ending a job ---------------------------------------------------------- */
 
@@ -77,17 +113,30 @@ static void unlink_job(job *j) {
     }
 }
 
-static void free_job(job *j) {
-  unlink_job(j);
-  if (j->task) af_task_free(j->task);
+static void free_job_now(job *j) {
   char *strs[] = {j->task_id, j->user_id, j->url, j->ticket, j->session_id, j->dir};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) af_free(strs[i]);
-  j->w->running--;
   af_free(j);
+}
+
+static void on_wait_closed(uv_handle_t *h) { free_job_now(h->data); }
+
+static void free_job(job *j) {
+  unlink_job(j);
+  release_slot(j);
+  if (j->task) af_task_free(j->task);
+  j->task = NULL;
+  j->w->running--;
+  if (j->timer_ready) uv_close((uv_handle_t *)&j->wait, on_wait_closed);
+  else free_job_now(j);
 }
 
 /* Settle the bullmq job and free j. */
 static void settle(job *j, int status, const char *reason, const char *uuid) {
+  if (j->slot) {
+    session_key(j, "status", af_task_status_name(status));
+    metric(j->w, status == AF_TASK_FAILED ? "failed" : "completed");
+  }
   if (status == AF_TASK_FAILED) {
     af_queue_job_fail(j->qjob, reason ? reason : "failed");
   } else {
@@ -122,10 +171,12 @@ static void finish_job(job *j, int status, const char *reason) {
     af_free(err);
     err = NULL;
   }
-  if (j->session_id &&
-      af_store_session_terminate(w->store, j->session_id, on_store_error, NULL, &err) != 0) {
-    af_free(err);
-    err = NULL;
+  if (j->session_id) {
+    metric(w, "session-");
+    if (af_store_session_terminate(w->store, j->session_id, on_store_error, NULL, &err) != 0) {
+      af_free(err);
+      err = NULL;
+    }
   }
   const char *uuid = j->task ? af_task_uuid(j->task) : NULL;
   const char *xml_path = j->task ? af_task_xml_path(j->task) : NULL;
@@ -200,6 +251,7 @@ static void on_step(af_task *t, const af_step *s, void *data) {
     else af_buf_puts(&b, "null");
   }
   af_buf_printf(&b, ",\"ok\":%s,\"at_ms\":%lld}", s->ok ? "true" : "false", (long long)s->at_ms);
+  if (!b.oom) session_key(j, "agent_state", b.data); /* what the task does now */
   char *err = NULL;
   char *shot = strcmp(s->type, "screenshot") == 0 && s->ok && s->target
                    ? af_asprintf("%s/%s.png", j->task_id, s->target) : NULL;
@@ -219,6 +271,7 @@ static void on_page(af_task *t, void *data) {
   if (url && af_store_task_set_live_url(j->w->store, j->task_id, url, on_store_error, NULL,
                                         &err) != 0)
     af_free(err);
+  if (url) session_key(j, "live_view_url", url);
   af_free(url);
 }
 
@@ -230,6 +283,7 @@ static void on_steps_error(void *data, const char *err) {
 static void on_session(void *data, const PGresult *res, const char *err) {
   job *j = data;
   char *e = NULL;
+  metric(j->w, "session+");
   if (err == NULL && res && PQntuples(res) == 1) j->session_id = af_strdup(PQgetvalue(res, 0, 0));
   if (af_store_steps_open(j->w->store, j->task_id, on_steps_error, j, &j->steps, &e) != 0) {
     fprintf(stderr, "autofactura worker: task %s: %s\n", j->task_id, e);
@@ -334,10 +388,12 @@ static const char *parse_job(worker *w, job *j, const af_queue_job *q) {
   return NULL;
 }
 
+static void take_slot(job *j);
+static void take_slot_timer(uv_timer_t *t);
+
 static void on_job(af_queue_worker *qw, af_queue_job *q) {
   worker *w = af_queue_worker_get_data(qw);
   job *j = af_calloc(1, sizeof *j);
-  char *err = NULL;
   if (j == NULL) {
     af_queue_job_fail(q, "out of memory");
     return;
@@ -353,8 +409,18 @@ static void on_job(af_queue_worker *qw, af_queue_job *q) {
     free_job(j);
     return;
   }
+  take_slot(j);
+}
+
+/* ---- the user's slot, then RUNNING -------------------------------------------- */
+
+static void start_job(job *j) {
+  worker *w = j->w;
+  char *err = NULL;
+  session_key(j, "status", "RUNNING");
+  metric(w, "start");
   /* a retry by bullmq: the record counts it (and is PENDING again) */
-  if (q->attempts_made > 0 &&
+  if (j->qjob->attempts_made > 0 &&
       af_store_task_retry(w->store, j->task_id, on_store_error, NULL, &err) != 0) {
     af_free(err);
     err = NULL;
@@ -362,12 +428,53 @@ static void on_job(af_queue_worker *qw, af_queue_job *q) {
   if (af_store_task_set_status(w->store, j->task_id, AF_TASK_RUNNING, NULL, on_running, j,
                                &err) != 0) {
     char *reason = af_asprintf("task record: %s", err);
-    af_queue_job_fail(q, reason ? reason : "task record");
+    settle(j, AF_TASK_FAILED, reason ? reason : "task record", NULL);
     af_free(reason);
     af_free(err);
-    free_job(j);
   }
 }
+
+static void on_slot(af_redis *r, redisReply *reply, void *arg) {
+  job *j = arg;
+  (void)r;
+  if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    settle(j, AF_TASK_FAILED, "per-user limits: Redis did not answer", NULL);
+    return;
+  }
+  if (reply->integer == 1) {
+    j->slot = 1;
+    start_job(j);
+  } else if (reply->integer == 0) { /* the user's running limit: wait */
+    if (!j->timer_ready) {
+      uv_timer_init(j->w->loop, &j->wait);
+      j->wait.data = j;
+      j->timer_ready = 1;
+    }
+    uv_timer_start(&j->wait, take_slot_timer, 500, 0);
+  } else {
+    char *reason = af_asprintf("rate limit: at most %d tasks per hour per user; try again later",
+                               j->w->per_hour);
+    char *err = NULL;
+    if (af_store_task_set_status(j->w->store, j->task_id, AF_TASK_FAILED, reason,
+                                 on_store_error, NULL, &err) != 0)
+      af_free(err);
+    settle(j, AF_TASK_FAILED, reason ? reason : "rate limit", NULL);
+    af_free(reason);
+  }
+}
+
+static void take_slot(job *j) {
+  char per_hour[16], at_once[16], now[24];
+  snprintf(per_hour, sizeof per_hour, "%d", j->w->per_hour);
+  snprintf(at_once, sizeof at_once, "%d", j->w->at_once);
+  snprintf(now, sizeof now, "%llu", (unsigned long long)(uv_hrtime() / 1000000));
+  const char *argv[] = {j->user_id, j->task_id, per_hour, at_once, now};
+  if (j->w->stopping ||
+      af_redis_script(j->w->redis, "userSlot", on_slot, j, 5, argv, NULL) != 0)
+    settle(j, AF_TASK_FAILED, "per-user limits: cannot reach Redis", NULL);
+}
+
+static void take_slot_timer(uv_timer_t *t) { take_slot(t->data); }
 
 /* ---- the service ---------------------------------------------------------------- */
 
@@ -378,6 +485,8 @@ static void on_queue_error(af_queue_worker *qw, const char *msg) {
 
 static void on_store_closed(void *data) {
   worker *w = data;
+  af_redis_close(w->redis);
+  w->redis = NULL;
   uv_close((uv_handle_t *)&w->sigterm, NULL);
   uv_close((uv_handle_t *)&w->sigint, NULL);
   uv_close((uv_handle_t *)&w->grace, NULL);
@@ -496,6 +605,21 @@ int af_automation_cmd_worker(int argc, char **argv) {
     goto done;
   }
   af_queue_worker_set_data(w.qw, &w);
+  af_redis_url ru;
+  if (af_queue_url_parse(redis, &ru, &err) != 0 ||
+      af_redis_open(w.loop, &ru, "autofactura-limits", NULL, NULL, &w.redis, &err) != 0) {
+    fprintf(stderr, "autofactura worker: AF_REDIS_URL: %s\n", err);
+    goto done;
+  }
+  af_free(ru.password);
+  const char *ph = getenv("AF_USER_TASKS_PER_HOUR"), *ao = getenv("AF_USER_RUNNING_MAX");
+  w.per_hour = ph && *ph ? atoi(ph) : 10;
+  w.at_once = ao && *ao ? atoi(ao) : 3;
+  if (w.per_hour < 1 || w.at_once < 1) {
+    fprintf(stderr, "autofactura worker: AF_USER_TASKS_PER_HOUR and AF_USER_RUNNING_MAX must "
+                    "be whole numbers of at least 1\n");
+    goto done;
+  }
   af_queue_worker_on_error(w.qw, on_queue_error);
   w.L = luaL_newstate();
   af_json_open(w.L);

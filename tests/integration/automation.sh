@@ -44,7 +44,9 @@ q "INSERT INTO auth.users (id) VALUES ('$user')"
 task=$(q "INSERT INTO automation_tasks (user_id, vendor_url, ticket_details) VALUES ('$user', '$base/larga/', '{}') RETURNING id")
 ok "services up, user $user with an encrypted profile, task $task PENDING"
 
-"$bin" worker --concurrency 2 --grace 5 --out "$work/files" >"$work/worker.log" 2>&1 &
+# small per-user limits, so that both are reached: 3 starts an hour, 1 at once
+AF_USER_TASKS_PER_HOUR=3 AF_USER_RUNNING_MAX=1 \
+  "$bin" worker --concurrency 2 --grace 5 --out "$work/files" >"$work/worker.log" 2>&1 &
 worker=$!
 pids+=($worker)
 wait_for 30 grep -q "taking jobs" "$work/worker.log" || fail "the worker did not start"
@@ -82,6 +84,39 @@ wait_for 20 test -n "$(reason)" || fail "the bad job never failed"
 [ "$(reason)" = "job data: taskId must be a UUID" ] || fail "failedReason: $(reason)"
 kill -0 "$worker" || fail "the worker died on bad data"
 ok "malformed job data fails the job ('$(reason)') and the worker goes on"
+
+status_key=$(redis-cli -p "$rport" get "session:$task:status")
+ttl=$(redis-cli -p "$rport" ttl "session:$task:status")
+[ "$status_key" = COMPLETED ] && [ "$ttl" -gt 0 ] && [ "$ttl" -le 3600 ] || fail "session key: $status_key (ttl $ttl)"
+rate=$(redis-cli -p "$rport" get metrics:tasks:success_rate)
+mttl=$(redis-cli -p "$rport" ttl metrics:tasks:success_rate)
+[ -n "$rate" ] && [ "$mttl" -gt 0 ] && [ "$mttl" -le 300 ] || fail "metrics: rate '$rate' ttl $mttl"
+ok "session keys (1 h TTL) and metrics keys (5 min TTL): status $status_key, success rate $rate"
+
+# Two more tasks of the same user at once: the running limit (1) makes one wait.
+new_task() { q "INSERT INTO automation_tasks (user_id, vendor_url, ticket_details) VALUES ('$user', '$base/$1/', '{}') RETURNING id"; }
+job_data() { echo "{\"taskId\":\"$1\",\"userId\":\"$user\",\"vendorUrl\":\"$base/$2/\",\"ticketData\":$(tr -d '\n' < "tests/fixtures/ticket-$2.json")}"; }
+tb=$(new_task spa)
+tc=$(new_task sombra)
+"$bin" enqueue --queue automation-tasks --data "$(job_data "$tb" spa)" --opts "{\"jobId\":\"task-$tb\"}" >/dev/null
+"$bin" enqueue --queue automation-tasks --data "$(job_data "$tc" sombra)" --opts "{\"jobId\":\"task-$tc\"}" >/dev/null
+both_done() { [ "$(q "SELECT count(*) FROM automation_tasks WHERE id IN ('$tb', '$tc') AND status IN ('COMPLETED', 'FAILED')")" = 2 ]; }
+wait_for 120 both_done || fail "tasks $tb $tc did not end"
+[ "$(q "SELECT count(*) FROM automation_tasks WHERE id IN ('$tb', '$tc') AND status = 'COMPLETED'")" = 2 ] \
+  || fail "$(q "SELECT status || ' ' || coalesce(failure_reason, '') FROM automation_tasks WHERE id IN ('$tb', '$tc')")"
+overlap=$(q "SELECT count(*) FROM (SELECT min(s.timestamp) AS first, t.completed_at AS last FROM task_steps s JOIN automation_tasks t ON t.id = s.task_id WHERE t.id IN ('$tb', '$tc') GROUP BY t.id, t.completed_at) a, (SELECT min(s.timestamp) AS first, t.completed_at AS last FROM task_steps s JOIN automation_tasks t ON t.id = s.task_id WHERE t.id IN ('$tb', '$tc') GROUP BY t.id, t.completed_at) b WHERE a.first < b.first AND b.first < a.last")
+[ "$overlap" = 0 ] || fail "the two tasks ran at once despite AF_USER_RUNNING_MAX=1"
+ok "a user's second task waited for the first (running limit 1), then both COMPLETED"
+
+# The fourth start in the hour is refused, with the reason on the task and the job.
+td=$(new_task larga)
+"$bin" enqueue --queue automation-tasks --data "$(job_data "$td" larga)" --opts "{\"jobId\":\"task-$td\"}" >/dev/null
+refused() { [ "$(q "SELECT status FROM automation_tasks WHERE id = '$td'")" = FAILED ]; }
+wait_for 30 refused || fail "task $td was not refused: $(q "SELECT status FROM automation_tasks WHERE id = '$td'")"
+q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'" | grep -q "rate limit: at most 3 tasks per hour per user" \
+  || fail "reason: $(q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'")"
+redis-cli -p "$rport" hget "bull:automation-tasks:task-$td" failedReason | grep -q "rate limit" || fail "job failedReason"
+ok "the 4th task in the hour is refused: $(q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'")"
 
 kill -TERM "$worker"
 wait_for 20 bash -c "! kill -0 $worker 2>/dev/null" || fail "the worker did not stop on SIGTERM"
