@@ -54,27 +54,19 @@ describe("autofactura run --record", function()
     assert.is_nil(rp.divergence, rp.stderr)
   end)
 
-  it("replays a fresh recording to the live run's result, at least 50 times faster", function()
+  it("replays a fresh recording to the live run's result, with no browser on PATH", function()
     local cassette = dir .. "/larga.cassette"
-    local t0 = os.time()
-    local clock0 = io.popen("date +%s%N"):read("l")
     local r = cli.run(string.format("run --url %s/larga/ --ticket %s --profile %s --record %s --record-profile %s --out %s --quiet",
       srv.base, T, P, cassette, P, dir .. "/live"))
-    local live_ns = tonumber(io.popen("date +%s%N"):read("l")) - tonumber(clock0)
     assert.equal(0, r.code, r.stderr)
     local live = cjson.decode(cli.read(dir .. "/live/result.json"))
-    local c1 = io.popen("date +%s%N"):read("l")
-    local timed = cli.run(string.format("replay --cassette %s --out %s --quiet", cassette, dir .. "/replayed"),
-                          "PATH=/nonexistent")
-    local replay_ns = tonumber(io.popen("date +%s%N"):read("l")) - tonumber(c1)
-    assert.equal(0, timed.code, timed.stderr)
-    local rp = replay.run { cassette = cassette }
+    -- speed is measured by tools/bench/replay, not asserted here
+    local rp = cli.run(string.format("replay --cassette %s --out %s --quiet", cassette, dir .. "/replayed"),
+                       "PATH=/nonexistent AF_CHROMIUM=/nonexistent/chromium")
     assert.equal(0, rp.code, rp.stderr)
-    assert.equal(live.uuid, rp.result.uuid)
-    assert.same(live.steps, rp.result.steps)
-    assert.truthy(os.time() - t0 < 120)
-    -- both timed through the same shell launch
-    assert.truthy(live_ns / replay_ns >= 50, string.format("live %.0f ms, replay %.0f ms",
-      live_ns / 1e6, replay_ns / 1e6))
+    local replayed = cjson.decode(cli.read(dir .. "/replayed/result.json"))
+    assert.equal(live.uuid, replayed.uuid)
+    assert.same(live.verification, replayed.verification)
+    assert.same(live.steps, replayed.steps)
   end)
 end)
