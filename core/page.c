@@ -255,6 +255,32 @@ static void eval_js(af_page_req *r, af_frame *f, const char *op, const char *arg
 
 static void js_phase_done(af_page_req *r, lua_State *L, int idx);
 
+/* A Runtime.evaluate reply that failed: retried when the page was only
+ * navigating, else r completes with the error. 1 if it failed. */
+static int eval_failed(af_page_req *r, const af_cdp_msg *m) {
+  if (m->error) {
+    if (transient(m->error)) schedule_retry(r, "timeout");
+    else complete(r, AF_PAGE_EFAIL, m->error);
+    return 1;
+  }
+  lua_State *L = m->L;
+  if (af_json_push(L, m->idx, "result.exceptionDetails") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  const char *d = af_json_str(L, -1, "exception.description", NULL);
+  if (d == NULL) d = af_json_str(L, -1, "text", NULL);
+  if (transient(d)) {
+    schedule_retry(r, "timeout");
+  } else {
+    char *msg = af_asprintf("javascript error: %s", d ? d : "exception");
+    complete(r, AF_PAGE_EFAIL, msg ? msg : "javascript error");
+    af_free(msg);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
 static void click_done(af_page_req *r);
 
 static void on_eval_reply(af_cdp *c, const af_cdp_msg *m, void *data) {
@@ -268,27 +294,8 @@ static void on_eval_reply(af_cdp *c, const af_cdp_msg *m, void *data) {
     return;
   }
   if (r->phase == P_VERIFY && !m->error) lua_pop(m->L, 1);
-  if (m->error) {
-    if (transient(m->error)) schedule_retry(r, "timeout");
-    else complete(r, AF_PAGE_EFAIL, m->error);
-    return;
-  }
+  if (eval_failed(r, m)) return;
   lua_State *L = m->L;
-  if (af_json_push(L, m->idx, "result.exceptionDetails") == LUA_TTABLE) {
-    const char *d = af_json_str(L, -1, "exception.description", NULL);
-    if (d == NULL) d = af_json_str(L, -1, "text", NULL);
-    if (transient(d)) {
-      lua_pop(L, 1);
-      schedule_retry(r, "timeout");
-      return;
-    }
-    char *msg = af_asprintf("javascript error: %s", d ? d : "exception");
-    lua_pop(L, 1);
-    complete(r, AF_PAGE_EFAIL, msg ? msg : "javascript error");
-    af_free(msg);
-    return;
-  }
-  lua_pop(L, 1);
   af_json_push(L, m->idx, "result.result");          /* stack: result */
   js_phase_done(r, L, lua_gettop(L));
   lua_pop(L, 1);
@@ -824,24 +831,8 @@ static void on_eval_user(af_cdp *c, const af_cdp_msg *m, void *data) {
   af_page_req *r = data;
   (void)c;
   r->call_id = 0;
-  if (m->error) {
-    if (transient(m->error)) schedule_retry(r, "timeout");
-    else complete(r, AF_PAGE_EFAIL, m->error);
-    return;
-  }
-  lua_State *L = m->L;
-  if (af_json_push(L, m->idx, "result.exceptionDetails") == LUA_TTABLE) {
-    const char *d = af_json_str(L, -1, "exception.description", NULL);
-    if (d == NULL) d = af_json_str(L, -1, "text", NULL);
-    char *msg = af_asprintf("javascript error: %s", d ? d : "exception");
-    lua_pop(L, 1);
-    if (transient(d)) schedule_retry(r, "timeout");
-    else complete(r, AF_PAGE_EFAIL, msg ? msg : "javascript error");
-    af_free(msg);
-    return;
-  }
-  lua_pop(L, 1);
-  set_value_from(r, L, m->idx, "result.result.value");
+  if (eval_failed(r, m)) return;
+  set_value_from(r, m->L, m->idx, "result.result.value");
   if (r->value == NULL) fail_oom(r);
   else complete(r, AF_PAGE_OK, NULL);
 }
