@@ -40,7 +40,8 @@ static const char USAGE[] =
     "that claims each vendor URL, on one local Chromium, recording each task in\n"
     "the store. Needs AF_REDIS_URL, AF_DATABASE_URL and AF_ENCRYPTION_KEYS.\n"
     "SIGTERM stops taking jobs; running ones get --grace seconds (default 30)\n"
-    "to finish, then fail so that another worker retries them.\n"
+    "to finish, then fail so that another worker retries them. Retention and\n"
+    "health checks run at start and every AF_MAINTENANCE_INTERVAL seconds (3600).\n"
     "\n"
     "  --out DIR   where invoices and screenshots go, one folder per task\n"
     "              (default: $AF_STATE_DIR/files, else ./autofactura-files)\n";
@@ -58,6 +59,7 @@ typedef struct worker {
   int per_hour, at_once;   /* the seed's per-user limits */
   uv_signal_t sigterm, sigint;
   uv_timer_t grace;
+  uv_timer_t maintain;     /* retention and health checks (no pg_cron) */
   struct job *jobs;        /* running */
 } worker;
 
@@ -478,6 +480,22 @@ static void take_slot_timer(uv_timer_t *t) { take_slot(t->data); }
 
 /* ---- the service ---------------------------------------------------------------- */
 
+static void on_maintained(void *data, const PGresult *res, const char *err) {
+  (void)data;
+  (void)res;
+  if (err) fprintf(stderr, "autofactura worker: maintenance: %s\n", err);
+}
+
+/* The seed scheduled these with pg_cron; the worker runs them itself. */
+static void on_maintain(uv_timer_t *t) {
+  worker *w = t->data;
+  char *err = NULL;
+  if (af_store_maintain(w->store, w->out, on_maintained, w, &err) != 0) {
+    fprintf(stderr, "autofactura worker: maintenance: %s\n", err);
+    af_free(err);
+  }
+}
+
 static void on_queue_error(af_queue_worker *qw, const char *msg) {
   (void)qw;
   fprintf(stderr, "autofactura worker: queue: %s\n", msg);
@@ -485,6 +503,7 @@ static void on_queue_error(af_queue_worker *qw, const char *msg) {
 
 static void on_store_closed(void *data) {
   worker *w = data;
+  uv_close((uv_handle_t *)&w->maintain, NULL);
   af_redis_close(w->redis);
   w->redis = NULL;
   uv_close((uv_handle_t *)&w->sigterm, NULL);
@@ -514,6 +533,7 @@ static void on_grace(uv_timer_t *t) {
 static void stop(worker *w) {
   if (w->stopping) return;
   w->stopping = 1;
+  uv_timer_stop(&w->maintain);
   fprintf(stderr, "autofactura worker: stopping: no new jobs; %d running get %d s\n",
           w->running, w->grace_s);
   uv_timer_start(&w->grace, on_grace, (uint64_t)w->grace_s * 1000, 0);
@@ -626,7 +646,16 @@ int af_automation_cmd_worker(int argc, char **argv) {
   uv_signal_init(w.loop, &w.sigterm);
   uv_signal_init(w.loop, &w.sigint);
   uv_timer_init(w.loop, &w.grace);
-  w.sigterm.data = w.sigint.data = w.grace.data = &w;
+  uv_timer_init(w.loop, &w.maintain);
+  w.sigterm.data = w.sigint.data = w.grace.data = w.maintain.data = &w;
+  const char *mi = getenv("AF_MAINTENANCE_INTERVAL");
+  int every = mi && *mi ? atoi(mi) : 3600;
+  if (every < 1) {
+    fprintf(stderr, "autofactura worker: AF_MAINTENANCE_INTERVAL must be a number of seconds "
+                    "of at least 1\n");
+    every = 3600;
+  }
+  uv_timer_start(&w.maintain, on_maintain, 0, (uint64_t)every * 1000);
   uv_signal_start(&w.sigterm, on_signal, SIGTERM);
   uv_signal_start(&w.sigint, on_signal, SIGINT);
   atexit(af_browser_kill_all);

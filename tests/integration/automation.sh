@@ -45,7 +45,7 @@ task=$(q "INSERT INTO automation_tasks (user_id, vendor_url, ticket_details) VAL
 ok "services up, user $user with an encrypted profile, task $task PENDING"
 
 # small per-user limits, so that both are reached: 3 starts an hour, 1 at once
-AF_USER_TASKS_PER_HOUR=3 AF_USER_RUNNING_MAX=1 \
+AF_USER_TASKS_PER_HOUR=3 AF_USER_RUNNING_MAX=1 AF_MAINTENANCE_INTERVAL=1 \
   "$bin" worker --concurrency 2 --grace 5 --out "$work/files" >"$work/worker.log" 2>&1 &
 worker=$!
 pids+=($worker)
@@ -117,6 +117,10 @@ q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'" | grep -q "rate
   || fail "reason: $(q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'")"
 redis-cli -p "$rport" hget "bull:automation-tasks:task-$td" failedReason | grep -q "rate limit" || fail "job failedReason"
 ok "the 4th task in the hour is refused: $(q "SELECT failure_reason FROM automation_tasks WHERE id = '$td'")"
+
+checks() { [ "$(q "SELECT count(*) FROM health_checks")" -ge 2 ]; }
+wait_for 10 checks || fail "no health checks recorded: $(q "SELECT count(*) FROM health_checks")"
+ok "the worker runs retention and health checks itself (no pg_cron): $(q "SELECT count(*) FROM health_checks") checks"
 
 kill -TERM "$worker"
 wait_for 20 bash -c "! kill -0 $worker 2>/dev/null" || fail "the worker did not stop on SIGTERM"
