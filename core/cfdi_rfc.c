@@ -1,7 +1,7 @@
 /*
  * cfdi_rfc.c -- the RFC (format, date, SAT check digit), Nombre and postal
  * code rules of CFDI 4.0. Strings are UTF-8; Ñ is one RFC character.
- * Algorithm and vectors: /work/shared/research/cfdi-domain.md §1.2-1.5.
+ * Algorithm and vectors: the project research notes, shared/research/cfdi-domain.md §1.2-1.5.
  */
 #include <string.h>
 
