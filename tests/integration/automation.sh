@@ -125,5 +125,6 @@ ok "the worker runs retention and health checks itself (no pg_cron): $(q "SELECT
 kill -TERM "$worker"
 wait_for 20 bash -c "! kill -0 $worker 2>/dev/null" || fail "the worker did not stop on SIGTERM"
 grep -q "stopped" "$work/worker.log" || fail "no orderly stop"
+if grep -qE "ERROR: AddressSanitizer|runtime error:|LeakSanitizer" "$work/worker.log"; then fail "sanitizer report"; fi
 ok "SIGTERM stops the worker"
 echo "$n passed, 0 failed"
