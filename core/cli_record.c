@@ -179,6 +179,20 @@ static void on_loaded(af_page_req *r) {
   }
 }
 
+/* The recorder is in place (binding and script): load the portal. */
+static void on_recorder_ready(af_cdp *c, const af_cdp_msg *m, void *data) {
+  rec_state *st = data;
+  (void)c;
+  if (m->error) {
+    fprintf(stderr, "autofactura record-recipe: cannot install the recorder: %s\n", m->error);
+    st->exit_code = AF_EXIT_INTERNAL;
+    finish(st);
+    return;
+  }
+  st->req.data = st;
+  if (af_page_navigate(&st->req, st->page, st->url, 30000, on_loaded) != 0) finish(st);
+}
+
 static void on_page(af_page *p, const char *err, void *data) {
   rec_state *st = data;
   if (p == NULL) {
@@ -194,11 +208,12 @@ static void on_page(af_page *p, const char *err, void *data) {
   af_buf_json_str(&b, AF_RECORDER_JS, strlen(AF_RECORDER_JS));
   af_buf_puts(&b, "}");
   af_cdp_call(c, af_page_session(p), "Runtime.addBinding", "{\"name\":\"__afRecord\"}", NULL, NULL);
-  af_cdp_call(c, af_page_session(p), "Page.addScriptToEvaluateOnNewDocument", b.data, NULL, NULL);
   af_cdp_call(c, NULL, "Target.setDiscoverTargets", "{\"discover\":true}", NULL, NULL);
+  /* commands on one session run in order: when this one answers, both are in */
+  if (b.oom || af_cdp_call(c, af_page_session(p), "Page.addScriptToEvaluateOnNewDocument", b.data,
+                           on_recorder_ready, st) < 0)
+    finish(st);
   af_buf_free(&b);
-  st->req.data = st;
-  if (af_page_navigate(&st->req, p, st->url, 30000, on_loaded) != 0) finish(st);
 }
 
 static void on_browser(af_browser *b, const char *err, void *data) {

@@ -4,7 +4,7 @@
 // with a stable selector. Selectors ignore shadow roots: the runtime's own
 // selectors pierce open ones.
 (() => {
-  if (window.__afRecorder || typeof __afRecord !== 'function') return;
+  if (window.__afRecorder) return;
   window.__afRecorder = true;
   const unique = (root, s) => { try { return root.querySelectorAll(s).length === 1; } catch (e) { return false; } };
   const selector = (el) => {
@@ -26,7 +26,8 @@
   };
   const labelOf = (el) => ((el.labels && el.labels[0] && el.labels[0].innerText) ||
     el.getAttribute('aria-label') || el.placeholder || el.name || '').trim().slice(0, 60);
-  const send = (o) => __afRecord(JSON.stringify(o));
+  // the binding may be installed after this script first runs
+  const send = (o) => { if (typeof __afRecord === 'function') __afRecord(JSON.stringify(o)); };
   const textual = (el) => el.tagName === 'TEXTAREA' ||
     (el.tagName === 'INPUT' && !['checkbox', 'radio', 'submit', 'button', 'reset', 'image', 'file', 'hidden'].includes(el.type));
   document.addEventListener('change', (ev) => {
