@@ -45,6 +45,22 @@ describe("autofactura run in a real browser", function()
     assert.matches("broken.lua:2: fill #no-such-field: timeout", res.failure_reason, 1, true)
   end)
 
+  for _, case in ipairs({
+    { "instructions", "while true do end", "instruction limit exceeded (200000000)", 120 },
+    { "memory", "local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end", "memory limit exceeded (64 MiB)", 120 },
+    { "wall time", "page:wait_for('#never', { timeout = 60000 })", "wall time limit exceeded (2 s)", 2 },
+  }) do
+    it("ends a recipe over its " .. case[1] .. " limit FAILED with the limit named", function()
+      local rec = cli.write(dir .. "/greedy.lua", "return { run = function(task, page)\n  " .. case[2] .. "\nend }")
+      local r = cli.run(string.format("run --url %s/larga/ --ticket %s --profile %s --out %s --recipe %s --timeout %d --quiet",
+        srv.base, T, P, dir, rec, case[4]))
+      assert.equal(3, r.code, r.stderr)
+      local res = cjson.decode(cli.read(dir .. "/result.json"))
+      assert.equal("FAILED", res.status)
+      assert.matches(case[3], res.failure_reason, 1, true)
+    end)
+  end
+
   for _, sig in ipairs({ "INT", "TERM" }) do
     it("removes the browser and its profile on SIG" .. sig, function()
       local rec = cli.write(dir .. "/slow.lua", table.concat({
