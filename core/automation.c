@@ -20,6 +20,7 @@
 #include "browser.h"
 #include "buf.h"
 #include "cli.h"
+#include "config.h"
 #include "crypto.h"
 #include "fsutil.h"
 #include "json.h"
@@ -587,6 +588,12 @@ int af_automation_cmd_worker(int argc, char **argv) {
   }
   if (concurrency < 1 || concurrency > 64 || grace < 0) {
     fprintf(stderr, "autofactura worker: --concurrency is 1 to 64, --grace >= 0 seconds\n");
+    return AF_EXIT_BAD_INPUT;
+  }
+  char *cerr = NULL;
+  if (af_config_check_browser(&cerr) != 0) {
+    fprintf(stderr, "autofactura worker: %s\n", cerr);
+    af_free(cerr);
     return AF_EXIT_BAD_INPUT;
   }
   const char *redis = getenv("AF_REDIS_URL");

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cassette.h"
 #include "cli.h"
+#include "config.h"
 #include "fsutil.h"
 #include "json.h"
 #include "task.h"
@@ -342,6 +343,12 @@ int af_cli_run(int argc, char **argv) {
     return AF_EXIT_BAD_INPUT;
   }
   int bad = 0, rc = AF_EXIT_BAD_INPUT;
+  char *cerr = NULL;
+  if (af_config_check_browser(&cerr) != 0) {
+    fprintf(stderr, "autofactura run: %s\n", cerr);
+    af_free(cerr);
+    return AF_EXIT_BAD_INPUT;
+  }
   char *tj = read_input("ticket", ticket, &bad);
   char *pj = read_input("profile", profile, &bad);
   char *cj = creds ? read_input("credentials", creds, &bad) : NULL;

@@ -67,6 +67,12 @@ describe("autofactura run refuses bad input before any browser starts", function
     assert.is_nil(r.stderr:find("GODE561231GR9", 1, true))
   end)
 
+  it("refuses a bad AF_BROWSER by name", function()
+    local r = cli.run("run --url http://127.0.0.1:9/ --ticket " .. T .. " --profile " .. P, "AF_BROWSER=firefox")
+    assert.equal(2, r.code)
+    assert.matches("AF_BROWSER: must be local or browserbase", r.stderr, 1, true)
+  end)
+
   it("says the generic fallback is not available yet", function()
     refused("--url http://127.0.0.1:9/ --ticket " .. T .. " --profile " .. P .. " --recipe generic",
             "generic fallback is not available yet")
