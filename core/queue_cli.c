@@ -43,7 +43,7 @@ static double mono_s(void) {
 
 /* --flag VALUE lookup; sets *bad when a flag lacks its value. */
 static const char *opt(int argc, char **argv, const char *flag, int *bad) {
-  for (int i = 2; i < argc; i++) {
+  for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], flag) != 0) continue;
     if (i + 1 >= argc) {
       fprintf(stderr, "autofactura: %s needs a value\n", flag);
@@ -56,7 +56,7 @@ static const char *opt(int argc, char **argv, const char *flag, int *bad) {
 }
 
 static int unknown_flags(int argc, char **argv, const char *const *known) {
-  for (int i = 2; i < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     int ok = 0;
     for (const char *const *k = known; *k; k++) ok |= strcmp(argv[i], *k) == 0;
     if (!ok) {
@@ -68,7 +68,7 @@ static int unknown_flags(int argc, char **argv, const char *const *known) {
 }
 
 static int wants_help(int argc, char **argv) {
-  for (int i = 2; i < argc; i++)
+  for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
   return 0;
 }

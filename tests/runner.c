@@ -3,7 +3,8 @@
  *
  * Every test in test-list.h runs in a forked child with a timeout
  * (AF_TEST_TIMEOUT seconds, default 30, times AF_TEST_TIMEOUT_MULT, which
- * sanitizer builds raise). `af_tests` runs them all; `af_tests NAME` runs one
+ * sanitizer builds raise). `af_tests` runs the unit tests, `af_tests --live`
+ * the ones named live_* (they need Chromium); `af_tests NAME` runs one
  * in-process, handy under gdb or valgrind.
  */
 #include <signal.h>
@@ -57,17 +58,20 @@ int main(int argc, char **argv) {
   int timeout_s = (int)(env_num("AF_TEST_TIMEOUT", 30) *
                         env_num("AF_TEST_TIMEOUT_MULT", 1));
   signal(SIGPIPE, SIG_IGN);
-  if (argc == 2) {
+  int live = argc == 2 && strcmp(argv[1], "--live") == 0;
+  if (argc == 2 && !live) {
     for (const test_entry *t = tests; t->name; t++)
       if (strcmp(t->name, argv[1]) == 0) return t->fn();
     fprintf(stderr, "af_tests: no test named '%s'\n", argv[1]);
     return 2;
   }
-  for (const test_entry *t = tests; t->name; t++) n++;
+  for (const test_entry *t = tests; t->name; t++)
+    if ((strncmp(t->name, "live_", 5) == 0) == live) n++;
   printf("1..%d\n", n);
   fflush(stdout);
   int i = 0;
   for (const test_entry *t = tests; t->name; t++) {
+    if ((strncmp(t->name, "live_", 5) == 0) != live) continue;
     int r = run_isolated(t, timeout_s);
     i++;
     if (r) failed++;

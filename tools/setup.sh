@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config liblua5.4-dev lua5.4 libuv1-dev
       libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libpq-dev
       libcurl4-openssl-dev libssl-dev libxml2-dev lua-cjson lua-cjson-dev
-      lua-busted chromium postgresql redis-server valgrind time)
+      lua-busted chromium postgresql redis-server valgrind curl time)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm  >/dev/null 2>&1 || pkgs+=(npm)
 

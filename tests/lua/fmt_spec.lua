@@ -1,0 +1,21 @@
+local fmt = require "af.fmt"
+
+describe("af.fmt", function()
+  it("writes dates in portal layouts", function()
+    assert.equal("07/03/2026", fmt.date("2026-03-07", "DD/MM/YYYY"))
+    assert.equal("03-07-26", fmt.date("2026-03-07", "MM-DD-YY"))
+    assert.equal("07032026", fmt.date("2026-03-07", "DDMMYYYY"))
+    local y, m, d = fmt.date_parts("2026-11-02")
+    assert.same({ "2026", "11", "02" }, { y, m, d })
+    assert.has_error(function() fmt.date("7/3/2026", "DD/MM/YYYY") end)
+  end)
+
+  it("writes amounts with cents, separators and symbols", function()
+    assert.equal("1234.50", fmt.amount(1234.5))
+    assert.equal("1,234.50", fmt.amount(1234.5, { thousands = "," }))
+    assert.equal("$1,234,567.00", fmt.amount(1234567, { thousands = ",", symbol = "$" }))
+    assert.equal("999.99", fmt.amount("999.99", { thousands = "," }))
+    assert.equal("-1,000.00", fmt.amount(-1000, { thousands = "," }))
+    assert.has_error(function() fmt.amount("mucho") end)
+  end)
+end)
