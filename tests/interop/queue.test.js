@@ -15,6 +15,7 @@ test.before(async () => {
 test.after(async () => {
   client.disconnect();
   await redis.stop();
+  assert.deepEqual(h.sanitizerReports, [], 'no sanitizer report from any C worker');
 });
 
 const ECHO = h.tmpFile('echo.lua', `
