@@ -252,6 +252,7 @@ typedef struct job_impl {
   const char *fin_script;      /* "finish" or "retry"; NULL while running */
   const char *fin_state;       /* "completed", "failed", "retry" */
   int fin_sent;
+  int batched;                 /* a finish waiting for the iteration's finish_many */
 } job_impl;
 
 struct af_queue_worker {
@@ -350,12 +351,12 @@ static void worker_maybe_finish_close(af_queue_worker *w) {
 
 static void settle_send(af_queue_worker *w, job_impl *j);
 
-static void settle_reply(af_redis *r, redisReply *rep, void *arg) {
-  job_impl *j = arg;
-  af_queue_worker *w = j->pub.worker;
-  (void)r;
+/* One job's settle result; rep is its reply, NULL when the connection went
+ * away first (the job is then sent again on reconnect: its lock check makes
+ * a repeat harmless). The caller pumps afterwards. */
+static void settle_result(af_queue_worker *w, job_impl *j, redisReply *rep) {
   if (!rep && !w->closing) {
-    j->fin_sent = 0; /* resent on reconnect; the lock guards against doing it twice */
+    j->fin_sent = 0;
     return;
   }
   const char *err = reply_err(rep);
@@ -375,12 +376,17 @@ static void settle_reply(af_redis *r, redisReply *rep, void *arg) {
       j->fin_argv[12] = NULL;
       job_free(w, j);
       start_job(w, rep, token);
-      pump(w);
-      worker_maybe_finish_close(w);
       return;
     }
   }
   job_free(w, j);
+}
+
+static void settle_reply(af_redis *r, redisReply *rep, void *arg) {
+  job_impl *j = arg;
+  af_queue_worker *w = j->pub.worker;
+  (void)r;
+  settle_result(w, j, rep);
   pump(w);
   worker_maybe_finish_close(w);
 }
@@ -392,9 +398,77 @@ static void settle_send(af_queue_worker *w, job_impl *j) {
     j->fin_sent = 1;
 }
 
+/* {=========== batched finishes
+ * With concurrency > 1, the finishes of one loop iteration leave as one
+ * finish_many call, just before the iteration's commands are written. */
+
+typedef struct batch {
+  int n;
+  job_impl *jobs[];
+} batch;
+
+static void batch_reply(af_redis *r, redisReply *rep, void *arg) {
+  batch *b = arg;
+  af_queue_worker *w = af_redis_get_data(r);
+  int per_job = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)b->n;
+  for (int i = 0; i < b->n; i++)
+    settle_result(w, b->jobs[i], per_job ? rep->element[i] : rep);
+  af_free(b);
+  pump(w);
+  worker_maybe_finish_close(w);
+}
+
+static void batch_flush(af_redis *r, void *arg) {
+  af_queue_worker *w = arg;
+  int n = 0;
+  for (job_impl *j = w->jobs; j; j = j->next) n += j->batched && !j->fin_sent;
+  if (n == 0) return;
+  if (n == 1) {
+    for (job_impl *j = w->jobs; j; j = j->next)
+      if (j->batched && !j->fin_sent) settle_send(w, j);
+    return;
+  }
+  char now[24];
+  snprintf(now, sizeof now, "%lld", now_ms());
+  batch *b = af_malloc(sizeof *b + sizeof b->jobs[0] * (size_t)n);
+  const char **argv = af_malloc(sizeof *argv * (size_t)(4 + 11 * n));
+  size_t *lens = af_malloc(sizeof *lens * (size_t)(4 + 11 * n));
+  if (!b || !argv || !lens) goto done; /* each job is sent alone on the next flush */
+  int k = 0;
+  argv[k++] = w->prefix;
+  argv[k++] = now;
+  argv[k++] = w->lock_ms;
+  argv[k++] = w->o.name ? w->o.name : "";
+  /* finish argv: 1 id, 3 token, 4 target, 5 value, 6 count, 7 age, 8 limit,
+   * 9 attempts, 10 stack limit, 11 fetch next, 12 next token, 15 deid */
+  static const int PICK[] = {1, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15};
+  b->n = 0;
+  for (job_impl *j = w->jobs; j; j = j->next) {
+    if (!j->batched || j->fin_sent) continue;
+    for (int i = 0; i < 11; i++) {
+      int a = PICK[i];
+      argv[k] = a == 12 && strcmp(j->fin_argv[11], "1") != 0 ? "" : j->fin_argv[a];
+      lens[k] = strlen(argv[k]);
+      k++;
+    }
+    b->jobs[b->n++] = j;
+  }
+  for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
+  if (af_redis_script(r, "finish_many", batch_reply, b, k, argv, lens) == 0) {
+    for (int i = 0; i < b->n; i++) b->jobs[i]->fin_sent = 1;
+    b = NULL;
+  }
+done:
+  af_free(b);
+  af_free(argv);
+  af_free(lens);
+}
+
+/* }=========== */
+
 /* Keep the settle command (argv strings are taken over). */
 static void settle(af_queue_worker *w, job_impl *j, const char *script,
-                   const char *state, int argc, char **argv) {
+                   const char *state, int argc, char **argv, int batchable) {
   j->fin_script = script;
   j->fin_state = state;
   j->fin_argc = argc;
@@ -416,6 +490,11 @@ static void settle(af_queue_worker *w, job_impl *j, const char *script,
     worker_maybe_finish_close(w);
     return;
   }
+  if (batchable && w->o.concurrency > 1 && w->cmd) {
+    j->batched = 1;
+    af_redis_want_flush(w->cmd);
+    return;
+  }
   settle_send(w, j);
 }
 
@@ -435,7 +514,7 @@ static void finish(af_queue_worker *w, job_impl *j, const char *target, const ch
       af_asprintf("%lld", j->pub.opts.stack_limit), af_strdup(fetch_next ? "1" : "0"),
       fetch_next ? new_token(w) : af_strdup(""), af_strdup(w->lock_ms),
       af_strdup(w->o.name ? w->o.name : ""), af_strdup(j->deid ? j->deid : "")};
-  settle(w, j, "finish", target, 16, argv);
+  settle(w, j, "finish", target, 16, argv, 1);
 }
 
 void af_queue_job_complete(af_queue_job *job, const char *returnvalue) {
@@ -459,7 +538,7 @@ void af_queue_job_fail(af_queue_job *job, const char *reason) {
                    af_strdup(j->token), af_asprintf("%lld", delay), af_strdup(reason),
                    af_asprintf("%lld", job->opts.stack_limit),
                    af_strdup(job->opts.lifo ? "1" : "0")};
-  settle(w, j, "retry", "retry", 8, argv);
+  settle(w, j, "retry", "retry", 8, argv, 0);
 }
 
 int af_queue_job_progress(af_queue_job *job, const char *progress_json) {
@@ -781,6 +860,7 @@ int af_queue_worker_start(af_queue_worker *w, af_queue_handler_cb handler) {
   if (af_redis_open(w->loop, &url, NULL, worker_state, w, &w->cmd, NULL) != 0) goto done;
   if (af_redis_open(w->loop, &url, name, worker_state, w, &w->blk, NULL) != 0) goto done;
   af_redis_set_data(w->cmd, w);
+  af_redis_on_flush(w->cmd, batch_flush, w);
   af_redis_set_data(w->blk, w);
   uint64_t renew = (uint64_t)w->o.lock_duration_ms / 4;
   uv_timer_start(&w->renew, on_renew, renew, renew);

@@ -26,12 +26,13 @@ static const char ENQUEUE_USAGE[] =
 static const char WORKER_USAGE[] =
     "usage: autofactura worker --queue NAME --handler FILE.lua [--concurrency N]\n"
     "                          [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
-    "                          [--max-jobs N]\n"
+    "                          [--max-stalled-count N] [--max-jobs N]\n"
     "  Runs bullmq jobs from AF_REDIS_URL with a Lua handler: FILE returns\n"
     "  function(job) (job.id, job.name, job.data, job.attemptsMade,\n"
     "  job:progress(n), job:log(text)); its return value is the job's\n"
     "  returnvalue, an error fails the attempt. SIGINT/SIGTERM stop it after the\n"
-    "  running jobs. --max-jobs N stops after N settled jobs and prints\n"
+    "  running jobs. A job whose worker died is retried as stalled up to\n"
+    "  --max-stalled-count times (default 1), then failed. --max-jobs N stops after N settled jobs and prints\n"
     "  {\"jobs\",\"seconds\",\"jobs_per_sec\"} (for benchmarks).\n";
 
 static double mono_s(void) {
@@ -200,7 +201,7 @@ static void on_signal(uv_signal_t *s, int signum) {
 int af_queue_cli_worker(int argc, char **argv) {
   static const char *const KNOWN[] = {"--queue", "--handler", "--concurrency", "--name",
                                       "--lock-duration", "--stalled-interval", "--max-jobs",
-                                      NULL};
+                                      "--max-stalled-count", NULL};
   if (wants_help(argc, argv)) {
     fputs(WORKER_USAGE, stdout);
     return 0;
@@ -214,7 +215,8 @@ int af_queue_cli_worker(int argc, char **argv) {
   const char *conc = opt(argc, argv, "--concurrency", &bad),
              *lock = opt(argc, argv, "--lock-duration", &bad),
              *stall = opt(argc, argv, "--stalled-interval", &bad),
-             *maxj = opt(argc, argv, "--max-jobs", &bad);
+             *maxj = opt(argc, argv, "--max-jobs", &bad),
+             *maxst = opt(argc, argv, "--max-stalled-count", &bad);
   if (bad || unknown_flags(argc, argv, KNOWN)) return AF_EXIT_BAD_INPUT;
   if (!o.queue || !*o.queue || !handler) {
     fputs(WORKER_USAGE, stderr);
@@ -224,7 +226,8 @@ int af_queue_cli_worker(int argc, char **argv) {
   if ((conc && int_opt(conc, "--concurrency", 1, 10000, &o.concurrency) != 0) ||
       (lock && int_opt(lock, "--lock-duration", 100, 3600000, &o.lock_duration_ms) != 0) ||
       (stall && int_opt(stall, "--stalled-interval", 100, 3600000, &o.stalled_interval_ms) != 0) ||
-      (maxj && int_opt(maxj, "--max-jobs", 1, 2000000000, &maxjobs) != 0))
+      (maxj && int_opt(maxj, "--max-jobs", 1, 2000000000, &maxjobs) != 0) ||
+      (maxst && int_opt(maxst, "--max-stalled-count", 0, 1000000, &o.max_stalled_count) != 0))
     return AF_EXIT_BAD_INPUT;
   if (!(o.redis_url = redis_url())) return AF_EXIT_BAD_INPUT;
 

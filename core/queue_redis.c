@@ -105,12 +105,15 @@ static void ev_update(uv_events *p, int add, int what) {
   else uv_poll_stop(&p->poll);
 }
 
+static void run_flush_hook(redisAsyncContext *ac);
+
 static void ev_flush(uv_check_t *c) {
   uv_events *p = c->data;
   uv_check_stop(c);
   if (!p->ac) return;
   p->flushing = 1;
-  redisAsyncHandleWrite(p->ac); /* re-arms through ev_add_write if the socket is full */
+  run_flush_hook(p->ac);
+  if (p->ac) redisAsyncHandleWrite(p->ac); /* re-arms through ev_add_write if the socket is full */
   p->flushing = 0;
 }
 
@@ -177,6 +180,8 @@ struct af_redis {
   unsigned backoff_ms;
   int up, closing;
   int told_down;           /* the state callback heard of this outage */
+  af_redis_flush_cb flush_cb;
+  void *flush_arg;
   void *data;              /* user slot */
 };
 
@@ -329,6 +334,22 @@ done:
 }
 
 int af_redis_is_up(const af_redis *r) { return r->up; }
+
+static void run_flush_hook(redisAsyncContext *ac) {
+  af_redis *r = ac->data;
+  if (r && r->flush_cb && !r->closing) r->flush_cb(r, r->flush_arg);
+}
+
+void af_redis_on_flush(af_redis *r, af_redis_flush_cb cb, void *arg) {
+  r->flush_cb = cb;
+  r->flush_arg = arg;
+}
+
+void af_redis_want_flush(af_redis *r) {
+  if (!r->ac || !r->up || r->closing) return;
+  uv_events *p = r->ac->ev.data;
+  if (!p->flushing) uv_check_start(&p->flush, ev_flush);
+}
 void *af_redis_get_data(const af_redis *r) { return r->data; }
 void af_redis_set_data(af_redis *r, void *data) { r->data = data; }
 

@@ -34,6 +34,12 @@ int af_redis_cmd(af_redis *r, af_redis_reply_cb cb, void *arg, int argc,
 /* EVALSHA of the embedded script `name` with no KEYS and these ARGV. */
 int af_redis_script(af_redis *r, const char *name, af_redis_reply_cb cb, void *arg,
                     int argc, const char **argv, const size_t *lens);
+/* Batching: cb runs just before the commands queued in this loop iteration
+ * are written (libuv check phase), so it may queue more that leave in the
+ * same write. af_redis_want_flush asks for that moment in this iteration. */
+typedef void (*af_redis_flush_cb)(af_redis *r, void *arg);
+void af_redis_on_flush(af_redis *r, af_redis_flush_cb cb, void *arg);
+void af_redis_want_flush(af_redis *r);
 /* Drop the connection: pending callbacks get NULL, the state callback is not
  * called again, memory goes once libuv has closed the handles. */
 void af_redis_close(af_redis *r);

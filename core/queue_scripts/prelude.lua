@@ -78,14 +78,23 @@ end
 
 -- Take the next job (wait list first, then prioritized), lock it and return
 -- {fields, id, rateLimitTtl, nextDelayedMs}; fields are HMGET of JOB_FIELDS.
+-- st (a table, may be nil) carries what one script already did for earlier
+-- takes: the meta read, the promotion of delayed jobs, the marker.
 local JOB_FIELDS = {"name", "data", "opts", "atm", "attemptsMade", "ats", "defa", "timestamp", "deid"}
-local function take(p, now, token, lockMs, wname)
-  local meta = rcall("HMGET", p .. "meta", "paused", "concurrency", "max", "duration")
+local function take(p, now, token, lockMs, wname, st)
+  st = st or {}
+  if not st.meta then
+    st.meta = rcall("HMGET", p .. "meta", "paused", "concurrency", "max", "duration")
+    local m = st.meta
+    local paused = m[1] and true or false
+    if not paused and m[2] then paused = rcall("LLEN", p .. "active") >= tonumber(m[2]) end
+    promote(p, now, paused)
+  end
+  local meta = st.meta
   local paused = meta[1] and true or false
   if not paused and meta[2] then
     paused = rcall("LLEN", p .. "active") >= tonumber(meta[2])
   end
-  promote(p, now, paused)
   local maxJobs = tonumber(meta[3])
   if maxJobs and maxJobs <= tonumber(rcall("GET", p .. "limiter") or 0) then
     local ttl = rcall("PTTL", p .. "limiter")
@@ -127,7 +136,10 @@ local function take(p, now, token, lockMs, wname)
     rcall("HSET", jk, "processedOn", now)
   end
   rcall("HINCRBY", jk, "ats", 1)
-  rcall("ZADD", p .. "marker", 0, "0")
+  if not st.marked then
+    rcall("ZADD", p .. "marker", 0, "0")
+    st.marked = true
+  end
   return {rcall("HMGET", jk, unpack(JOB_FIELDS)), id, 0, 0}
 end
 
@@ -168,4 +180,58 @@ end
 local function removeJobKeys(jk)
   rcall("DEL", jk, jk .. ":logs", jk .. ":dependencies", jk .. ":processed",
         jk .. ":failed", jk .. ":unsuccessful")
+end
+
+-- active -> completed/failed (bullmq's moveToFinished without flows):
+-- 0, or -1 missing job, -2/-6 lock, -3 not active.
+local function finishJob(p, now, id, token, target, value, count, age, limit, attempts,
+                         stackLimit, deid, maxEv)
+  local jk = p .. id
+  local e = unlock(p, id, token)
+  if e < 0 then
+    if rcall("EXISTS", jk) == 0 then return -1 end
+    return e
+  end
+  if rcall("LREM", p .. "active", -1, id) < 1 then return -3 end
+  local field = "returnvalue"
+  if target == "failed" then
+    field = "failedReason"
+    rcall("HSET", jk, "stacktrace", pushTrace(jk, value, stackLimit))
+  end
+  if deid ~= "" and rcall("GET", p .. "de:" .. deid) == id then rcall("DEL", p .. "de:" .. deid) end
+  local atm = 0
+  if count ~= 0 or target == "failed" then atm = rcall("HINCRBY", jk, "atm", 1) end
+  if count ~= 0 then
+    local set = p .. target
+    rcall("ZADD", set, now, id)
+    rcall("HSET", jk, field, value, "finishedOn", now)
+    if target == "failed" then rcall("HDEL", jk, "defa") end
+    if age >= 0 then
+      local old = rcall("ZREVRANGEBYSCORE", set, now - age * 1000, "-inf", "LIMIT", 0, limit)
+      for _, o in ipairs(old) do removeJobKeys(p .. o) end
+      if #old > 0 then rcall("ZREM", set, unpack(old)) end
+    end
+    if count > 0 then
+      local old = rcall("ZREVRANGE", set, count, -1)
+      for _, o in ipairs(old) do removeJobKeys(p .. o) end
+      rcall("ZREMRANGEBYRANK", set, 0, -(count + 1))
+    end
+  else
+    removeJobKeys(jk)
+  end
+  -- MAXLEN on the add trims only older entries (bullmq trims just before it)
+  rcall("XADD", p .. "events", "MAXLEN", "~", maxEv, "*", "event", target, "jobId", id,
+        field, value, "prev", "active")
+  if target == "failed" and atm >= attempts then
+    rcall("XADD", p .. "events", "*", "event", "retries-exhausted", "jobId", id, "attemptsMade", atm)
+  end
+  return 0
+end
+
+-- bullmq's "drained" event once nothing is waiting or running.
+local function drainedEvent(p)
+  if rcall("LLEN", p .. "wait") == 0 and rcall("LLEN", p .. "active") == 0
+     and rcall("ZCARD", p .. "prioritized") == 0 then
+    rcall("XADD", p .. "events", "*", "event", "drained")
+  end
 end

@@ -71,6 +71,9 @@ function tmpFile(name, text) {
   return f;
 }
 
+// Sanitizer reports seen in any worker's stderr (an ASan build as AF_BIN).
+const sanitizerReports = [];
+
 // Run `autofactura worker`; resolves {code, stdout, stderr} on exit.
 function cWorker(redis, args, { env = {} } = {}) {
   const p = spawn(AF_BIN, ['worker', ...args], {
@@ -78,8 +81,10 @@ function cWorker(redis, args, { env = {} } = {}) {
   let stdout = '', stderr = '';
   p.stdout.on('data', d => { stdout += d; });
   p.stderr.on('data', d => { stderr += d; });
-  p.done = new Promise(resolve => p.on('exit', (code, signal) =>
-    resolve({ code, signal, stdout, stderr })));
+  p.done = new Promise(resolve => p.on('exit', (code, signal) => {
+    if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(stderr)) sanitizerReports.push(stderr);
+    resolve({ code, signal, stdout, stderr });
+  }));
   p.output = () => ({ stdout, stderr });
   return p;
 }
@@ -102,4 +107,4 @@ async function events(client, queue) {
   });
 }
 
-module.exports = { AF_BIN, freePort, sleep, waitFor, startRedis, tmpFile, cWorker, cEnqueue, events };
+module.exports = { sanitizerReports, AF_BIN, freePort, sleep, waitFor, startRedis, tmpFile, cWorker, cEnqueue, events };

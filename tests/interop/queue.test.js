@@ -15,6 +15,7 @@ test.before(async () => {
 test.after(async () => {
   client.disconnect();
   await redis.stop();
+  assert.deepEqual(h.sanitizerReports, [], 'no sanitizer report from any C worker');
 });
 
 const ECHO = h.tmpFile('echo.lua', `
@@ -81,7 +82,8 @@ test('Node and C workers share 2,000 jobs and each job runs exactly once', async
   const N = 2000;
   const q = new Queue('shared', { connection: redis.connection });
   await q.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'n', data: { i } })));
-  const cw = h.cWorker(redis, ['--queue', 'shared', '--handler', ECHO, '--concurrency', '8']);
+  const cw = h.cWorker(redis, ['--queue', 'shared', '--handler', ECHO, '--concurrency', '8',
+    '--name', 'c-worker']);
   let nodeRuns = 0;
   const nw = new Worker('shared', async job => {
     nodeRuns++;
@@ -89,6 +91,8 @@ test('Node and C workers share 2,000 jobs and each job runs exactly once', async
     await h.sleep(1);
     return 'node';
   }, { connection: redis.connection, concurrency: 8 });
+  // dashboards see both workers (CLIENT SETNAME bull:<base64 queue>[:w:<name>])
+  await h.waitFor(async () => (await q.getWorkersCount()) === 2, { what: 'two workers listed' });
   await h.waitFor(async () => (await q.getCompletedCount()) === N, { timeout: 60000, what: 'all completed' });
   cw.kill('SIGTERM');
   await cw.done;
@@ -104,6 +108,8 @@ test('Node and C workers share 2,000 jobs and each job runs exactly once', async
     assert.equal(l.length, 1, 'each job ran exactly once');
     if (l[0] === 'ran by c') byC++; else byNode++;
   }
+  const pbs = await Promise.all(ids.slice(0, 200).map(j => client.hget(`bull:shared:${j.id}`, 'pb')));
+  assert.ok(pbs.includes('c-worker'), 'jobs run by the C worker carry its name (pb)');
   assert.equal(byC + byNode, N);
   assert.equal(byNode, nodeRuns);
   assert.ok(byC > 0 && byNode > 0, `both workers took jobs (c ${byC}, node ${byNode})`);
@@ -298,4 +304,19 @@ end`);
     { completed: N, active: 0, wait: 0, failed: 0 });
   await q2.close();
   await r.stop();
+});
+
+test('removeOnComplete / removeOnFail as booleans and counts keep what bullmq keeps', async () => {
+  const q = new Queue('keep', { connection: redis.connection });
+  for (let i = 1; i <= 5; i++) h.cEnqueue(redis, 'keep', { i }, { jobId: `ok-${i}`, removeOnComplete: 2 });
+  for (let i = 1; i <= 3; i++) h.cEnqueue(redis, 'keep', { i, fail: 'x' }, { jobId: `bad-${i}`, removeOnFail: true });
+  await q.add('n', { i: 9, fail: 'kept' }, { jobId: 'bad-kept', removeOnFail: { count: 5, age: 3600 } });
+  const w = h.cWorker(redis, ['--queue', 'keep', '--handler', ECHO, '--max-jobs', '9']);
+  assert.equal((await w.done).code, 0);
+  assert.deepEqual((await q.getCompleted()).map(j => j.id).sort(), ['ok-4', 'ok-5']);
+  assert.equal(await client.exists('bull:keep:ok-1', 'bull:keep:ok-1:logs', 'bull:keep:bad-1'), 0);
+  assert.deepEqual((await q.getFailed()).map(j => [j.id, j.failedReason]), [['bad-kept', 'kept']]);
+  const ev = await h.events(client, 'keep');
+  assert.equal(ev.filter(e => e.event === 'failed').length, 4, 'removed jobs still emit their event');
+  await q.close();
 });

@@ -183,7 +183,7 @@ TEST(queue_backoff_math) {
 }
 
 TEST(queue_scripts_embedded) {
-  static const char *const NAMES[] = {"add", "fetch", "finish", "retry", "extend",
+  static const char *const NAMES[] = {"add", "fetch", "finish", "finish_many", "retry", "extend",
                                       "stalled", "progress", "log", NULL};
   for (const char *const *n = NAMES; *n; n++) {
     const char *sha = NULL, *text = af_redis_script_text(*n, &sha);
