@@ -296,6 +296,8 @@ end`);
   await h.sleep(500);
   r = await h.startRedis({ port, dir, extra });
   const q2 = new Queue('restart', { connection: r.connection });
+  const atRestart = await q2.getCompletedCount();
+  assert.ok(atRestart < N, `work remained when Redis came back (${atRestart} of ${N} done)`);
   await h.waitFor(async () => (await q2.getCompletedCount()) === N, { timeout: 60000, what: 'all done after restart' });
   w.kill('SIGTERM');
   const res = await w.done;
