@@ -105,8 +105,7 @@ static void enqueue_done(af_queue *q, const char *id, const char *err, void *arg
   } else {
     fprintf(stderr, "autofactura enqueue: %s\n", err);
   }
-  uv_timer_stop(&c->deadline);
-  uv_close((uv_handle_t *)&c->deadline, NULL);
+  if (!uv_is_closing((uv_handle_t *)&c->deadline)) uv_close((uv_handle_t *)&c->deadline, NULL);
   af_queue_close(q, NULL);
 }
 

@@ -73,6 +73,7 @@
   X(queue_opts_read_lenient) \
   X(queue_backoff_math) \
   X(queue_scripts_embedded) \
+  X(live_queue_async_handler_lock_renewal) \
   X(live_two_tasks_interleave)
 
 AF_TEST_LIST(AF_TEST_DECLARE)
