@@ -34,7 +34,10 @@ static const char RUN_USAGE[] =
     "                       and store, web_id, barcode where the portal asks\n"
     "  --profile FILE       fiscal profile JSON: rfc, full_name, fiscal_regime,\n"
     "                       postal_code, cfdi_use, email\n"
-    "  --recipe FILE        the recipe to run (default: the one claiming URL)\n"
+    "  --recipe FILE        the recipe to run (default: the one claiming URL, else\n"
+    "                       the generic fallback); `generic`: the fallback\n"
+    "  --save-recipe FILE   after the fallback completed, write what it did as a\n"
+    "                       recipe for next time\n"
     "  --credentials FILE   the portal's username and password, as JSON\n"
     "  --out DIR            where result.json, the CFDI XML and screenshots go\n"
     "                       (default: out)\n"
@@ -74,6 +77,7 @@ typedef struct run_state {
   int replay;
   const char *out;
   int quiet, exit_code, signals, diverged;
+  const char *save_recipe; /* run --save-recipe FILE */
   uv_signal_t sigint, sigterm;
 } run_state;
 
@@ -122,6 +126,18 @@ static void on_task_done(af_task *t, void *data) {
                                                           : AF_EXIT_FAILED;
   if (st->diverged) st->exit_code = AF_EXIT_DIVERGED;
   if (wrote != 0) st->exit_code = AF_EXIT_INTERNAL;
+  if (status == AF_TASK_COMPLETED && st->save_recipe) {
+    const char *text = af_task_learned(t);
+    char *err = NULL;
+    if (text == NULL)
+      fprintf(stderr, "autofactura run: --save-recipe: this recipe learns nothing (only "
+                      "--recipe generic does)\n");
+    else if (af_fs_write(st->save_recipe, text, strlen(text), &err) != 0)
+      fprintf(stderr, "autofactura run: --save-recipe: %s\n", err);
+    else if (!st->quiet)
+      fprintf(stderr, "autofactura: the learned recipe is in %s\n", st->save_recipe);
+    af_free(err);
+  }
   if (status == AF_TASK_COMPLETED)
     printf("COMPLETED uuid=%s\n", af_task_uuid(t));
   else
@@ -290,11 +306,13 @@ int af_cli_run(int argc, char **argv) {
       {"profile", required_argument, 0, 'p'}, {"recipe", required_argument, 0, 'r'},
       {"credentials", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
       {"record", required_argument, 0, 'R'},  {"record-profile", required_argument, 0, 'P'},
+      {"save-recipe", required_argument, 0, 'S'},
       {"timeout", required_argument, 0, 'T'}, {"headful", no_argument, 0, 'H'},
       {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   const char *url = NULL, *ticket = NULL, *profile = NULL, *recipe = NULL,
-             *creds = NULL, *out = "out", *record = NULL, *record_profile = NULL;
+             *creds = NULL, *out = "out", *record = NULL, *record_profile = NULL,
+             *save_recipe = NULL;
   int timeout_s = 300, headful = 0, quiet = 0, c;
   optind = 1;
   opterr = 0;
@@ -308,6 +326,7 @@ int af_cli_run(int argc, char **argv) {
       case 'o': out = optarg; break;
       case 'R': record = optarg; break;
       case 'P': record_profile = optarg; break;
+      case 'S': save_recipe = optarg; break;
       case 'T':
         timeout_s = atoi(optarg);
         if (timeout_s <= 0) {
@@ -335,11 +354,6 @@ int af_cli_run(int argc, char **argv) {
   }
   if (record_profile && !record) {
     fprintf(stderr, "autofactura run: --record-profile goes with --record\n");
-    return AF_EXIT_BAD_INPUT;
-  }
-  if (recipe && strcmp(recipe, "generic") == 0) {
-    fprintf(stderr, "autofactura run: the generic fallback is not available yet; "
-                    "pass --recipe FILE or let a recipe claim the URL\n");
     return AF_EXIT_BAD_INPUT;
   }
   int bad = 0, rc = AF_EXIT_BAD_INPUT;
@@ -378,6 +392,7 @@ int af_cli_run(int argc, char **argv) {
   }
   st.out = out;
   st.quiet = quiet;
+  st.save_recipe = save_recipe;
   if (record && start_recording(&st, record, &o, rpj) != 0) {
     fprintf(stderr, "autofactura run: cannot write the cassette %s\n", record);
     goto done;

@@ -400,6 +400,12 @@ static int l_frame(lua_State *L) {
                                        af__lrecipe_on_req), R_FRAME);
 }
 
+static int l_snapshot(lua_State *L) {
+  lpage *p = check_page(L);
+  af_task *t = begin_op(L, "read", "snapshot", NULL, NULL);
+  return run_js(L, p, t, "snapshot", af_strdup("{}"), 10000, R_VALUE);
+}
+
 static int l_last_dialog(lua_State *L) {
   af_task *t = task_of(L);
   check_page(L);
@@ -424,6 +430,7 @@ static const luaL_Reg page_methods[] = {
     {"text", l_text},         {"value", l_value},
     {"url", l_url},           {"evaluate", l_evaluate},
     {"frame", l_frame},       {"last_dialog", l_last_dialog},
+    {"snapshot", l_snapshot},
     {NULL, NULL}};
 
 void af__lrecipe_push_page(lua_State *L, af_task *t, af_frame *f) {
@@ -513,9 +520,24 @@ static int l_secret(lua_State *L) {
   return 1;
 }
 
+/* Keep a recipe the run learned (the generic fallback's); `run
+ * --save-recipe FILE` writes it once the task has COMPLETED. */
+static int l_save_recipe(lua_State *L) {
+  af_task *t = task_of(L);
+  size_t n;
+  const char *text = luaL_checklstring(L, 2, &n);
+  if (n > (1u << 20)) return luaL_argerror(L, 2, "a recipe of more than 1 MiB");
+  char *copy = af_strndup(text, n);
+  if (copy == NULL) return luaL_error(L, "out of memory");
+  af_free(t->learned);
+  t->learned = copy;
+  return 0;
+}
+
 static const luaL_Reg task_methods[] = {
     {"log", l_log},   {"fail", l_fail}, {"need_human", l_need_human},
-    {"done", l_done}, {"secret", l_secret}, {NULL, NULL}};
+    {"done", l_done}, {"secret", l_secret}, {"save_recipe", l_save_recipe},
+    {NULL, NULL}};
 
 void af__lrecipe_push_task(lua_State *L, af_task *t) {
   (void)t;

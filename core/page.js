@@ -152,6 +152,103 @@
       return p;
     },
     url() { return location.href; },
+    // What the generic fallback needs to understand a page: its visible
+    // interactive elements (stable selectors, labels, options), its frames,
+    // and cues (alert texts, a UUID, a CAPTCHA, a password field).
+    snapshot() {
+      const all = [];
+      const collect = (root) => {
+        for (const el of root.querySelectorAll('*')) {
+          all.push(el);
+          if (el.shadowRoot) collect(el.shadowRoot);
+        }
+      };
+      collect(document);
+      const unique = (root, s) => { try { return root.querySelectorAll(s).length === 1; } catch (e) { return false; } };
+      const selector = (el) => {
+        const root = el.getRootNode();
+        if (el.id && unique(root, '#' + CSS.escape(el.id))) return '#' + CSS.escape(el.id);
+        const tag = el.tagName.toLowerCase();
+        for (const a of ['name', 'data-testid', 'data-value', 'aria-label']) {
+          const v = el.getAttribute(a);
+          const q = v && `${tag}[${a}="${v.replace(/["\\]/g, '\\$&')}"]`;
+        if (v && unique(root, q)) return q;
+        }
+        const parts = [];
+        for (let n = el; n && n.nodeType === 1 && parts.length < 5; n = n.parentElement) {
+          if (n.id && unique(root, '#' + CSS.escape(n.id))) { parts.unshift('#' + CSS.escape(n.id)); break; }
+          const same = n.parentElement ? [...n.parentElement.children].filter((c) => c.tagName === n.tagName) : [];
+          const t = n.tagName.toLowerCase();
+          parts.unshift(same.length > 1 ? `${t}:nth-of-type(${same.indexOf(n) + 1})` : t);
+        }
+        return parts.join(' > ');
+      };
+      const text = (n) => norm(n ? (n.innerText || n.textContent || '') : '');
+      const labelOf = (el) => {
+        if (el.labels && el.labels.length) return text(el.labels[0]);
+        const by = el.getAttribute('aria-labelledby');
+        if (by) {
+          const r = el.getRootNode();
+          return by.split(/\s+/).map((id) => text(r.getElementById ? r.getElementById(id) : document.getElementById(id))).join(' ');
+        }
+        if (el.getAttribute('aria-label')) return norm(el.getAttribute('aria-label'));
+        for (let p = el.previousElementSibling; p; p = p.previousElementSibling) {
+          const t = text(p);
+          if (t) return t.slice(0, 80);
+        }
+        const parent = el.parentElement || (el.getRootNode() && el.getRootNode().host);
+        return parent ? text(parent).slice(0, 80) : '';
+      };
+      const snap = { url: location.href, title: document.title, fields: [], buttons: [], frames: [], options: [],
+                     alerts: [], captcha: false, password: false, text: '' };
+      for (const el of all) {
+        if (!visible(el)) continue;
+        const tag = el.tagName, type = (el.getAttribute('type') || '').toLowerCase();
+        if (tag === 'IFRAME' || tag === 'FRAME') {
+          snap.frames.push({ sel: selector(el), src: el.src || '' });
+        } else if (tag === 'SELECT') {
+          snap.fields.push({ kind: 'select', sel: selector(el), label: labelOf(el), name: el.name || '',
+                             value: el.value, options: [...el.options].map((o) => ({ value: o.value, text: norm(o.text) })) });
+        } else if ((tag === 'INPUT' && !['hidden', 'submit', 'button', 'reset', 'image', 'file', 'checkbox', 'radio'].includes(type)) || tag === 'TEXTAREA') {
+          if (type === 'password') snap.password = true;
+          snap.fields.push({ kind: 'input', type: type || 'text', sel: selector(el), label: labelOf(el),
+                             name: el.name || '', placeholder: el.placeholder || '', value: el.value,
+                             readonly: el.readOnly || el.disabled, maxlength: el.maxLength > 0 ? el.maxLength : undefined });
+        } else if (tag === 'INPUT' && (type === 'checkbox' || type === 'radio')) {
+          snap.fields.push({ kind: 'checkbox', sel: selector(el), label: labelOf(el), name: el.name || '', checked: el.checked });
+        } else if (el.getAttribute('role') === 'combobox' || el.getAttribute('aria-haspopup') === 'listbox') {
+          const lb = el.getAttribute('aria-controls') && el.getRootNode().getElementById
+            ? el.getRootNode().getElementById(el.getAttribute('aria-controls')) : null;
+          const options = lb ? [...lb.querySelectorAll('[role=option]')].map((o) => ({
+            value: o.getAttribute('data-value') || '', text: norm(o.textContent), sel: selector(o) })) : [];
+          snap.fields.push({ kind: 'listbox', sel: selector(el), label: labelOf(el), value: text(el), options });
+        } else if (tag === 'BUTTON' || (tag === 'INPUT' && ['submit', 'button'].includes(type)) ||
+                   el.getAttribute('role') === 'button' || tag === 'A') {
+          const t = tag === 'INPUT' ? norm(el.value) : text(el);
+          if (t || tag !== 'A') snap.buttons.push({ sel: selector(el), text: t.slice(0, 60), tag: tag.toLowerCase(),
+                                                    href: tag === 'A' ? (el.getAttribute('href') || '') : '',
+                                                    download: tag === 'A' && el.hasAttribute('download'),
+                                                    dialog: !!el.closest('dialog, [role=dialog], .modal') });
+        } else if (el.getAttribute('role') === 'option') {
+          snap.options.push({ sel: selector(el), value: el.getAttribute('data-value') || '', text: text(el) });
+        } else if (tag === 'CANVAS') {
+          const around = text(el.parentElement) + ' ' + (el.id || '') + ' ' + (el.className || '');
+          if (/captcha|robot/i.test(around)) snap.captcha = true;
+        }
+        // errors, not notices: role=alert, or an error-like class or id
+        const cls = typeof el.className === 'string' ? el.className : '';
+        if ((el.getAttribute('role') === 'alert' || /(^|[\s_-])(error|errores|danger|alerta)([\s_-]|$)/i.test(cls) ||
+             /^(alerta|errores|error)$/.test(el.id || '')) && !/(^|[\s_-])(info|success|ok)([\s_-]|$)/i.test(cls) &&
+            text(el)) snap.alerts.push(text(el).slice(0, 300));
+      }
+      const body = deepText(document);
+      snap.text = norm(body).slice(0, 4000);
+      const m = body.match(/[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}/i);
+      if (m) snap.uuid = m[0].toUpperCase();
+      if (/no soy un robot|captcha/i.test(body) || document.querySelector('iframe[src*="recaptcha"], iframe[src*="hcaptcha"], .g-recaptcha, .h-captcha'))
+        snap.captcha = snap.captcha || /no soy un robot|recaptcha|hcaptcha|captcha/i.test(body);
+      return snap;
+    },
   };
   const step = steps[op];
   if (!step) return { ok: false, code: 'bad-op', error: 'unknown page operation ' + op };

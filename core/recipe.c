@@ -112,10 +112,19 @@ int af_recipe_find(const char *url, char **path, char **err) {
   }
   for (int i = 0; i < n; i++) free(list[i]);
   free(list);
-  if (*path == NULL)
-    *err = af_asprintf("no recipe in %s claims %s (use --recipe FILE or --recipe generic)%s",
-                       dir, host ? host : url, broken.data ? broken.data : "");
+  int rc = 0;
+  if (*path == NULL && broken.len) { /* the one that claims it may be broken */
+    *err = af_asprintf("no recipe in %s claims %s, and some did not load%s", dir,
+                       host ? host : url, broken.data);
+    rc = -1;
+  }
   af_free(host);
   af_buf_free(&broken);
-  return *path ? 0 : -1;
+  return rc;
+}
+
+char *af_generic_recipe_path(void) {
+  const char *dir = getenv("AF_LUA_DIR");
+  if (dir == NULL || *dir == '\0') dir = AF_SOURCE_DIR "/lua";
+  return af_asprintf("%s/af/generic.lua", dir);
 }

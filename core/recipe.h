@@ -7,9 +7,12 @@
 
 /* The recipes directory: $AF_RECIPES_DIR, else the source tree's. */
 const char *af_recipe_dir(void);
-/* Path of the first recipe (by file name) that claims url; 0, or -1 with
- * *err naming why none does. */
+/* Path of the first recipe (by file name) that claims url, or NULL when
+ * none does (then the generic fallback runs). 0, or -1 with *err when the
+ * recipes cannot be read or one of them does not load. */
 int af_recipe_find(const char *url, char **path, char **err);
+/* The generic fallback, lua/af/generic.lua (fresh string). */
+char *af_generic_recipe_path(void);
 /* The name errors show: relative to the source tree when inside it. */
 char *af_recipe_display_name(const char *path);
 /* Host part of a URL, lower case; NULL when it has none. */

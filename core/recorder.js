@@ -13,7 +13,8 @@
     const tag = el.tagName.toLowerCase();
     for (const a of ['name', 'data-testid', 'data-value', 'aria-label']) {
       const v = el.getAttribute(a);
-      if (v && unique(root, `${tag}[${a}="${CSS.escape(v)}"]`)) return `${tag}[${a}="${CSS.escape(v)}"]`;
+      const q = v && `${tag}[${a}="${v.replace(/["\\]/g, '\\$&')}"]`;
+      if (v && unique(root, q)) return q;
     }
     const parts = [];
     for (let n = el; n && n.nodeType === 1 && parts.length < 4; n = n.parentElement) {

@@ -240,10 +240,14 @@ static int load_recipe(af_task *t, char **err) {
   lua_State *L = af_script_state(t->script);
   char *path = NULL;
   int rc = -1;
-  if (t->o.recipe_path) {
+  if (t->o.recipe_path && strcmp(t->o.recipe_path, "generic") == 0) {
+    path = af_generic_recipe_path();
+  } else if (t->o.recipe_path) {
     path = af_strdup(t->o.recipe_path);
   } else if (af_recipe_find(t->o.url, &path, err) != 0) {
     return -1;
+  } else if (path == NULL) { /* no recipe claims the URL: the fallback */
+    path = af_generic_recipe_path();
   }
   t->recipe_name = af_recipe_display_name(path);
   if (path == NULL || t->recipe_name == NULL) {
@@ -464,6 +468,7 @@ const char *af_task_warnings(const af_task *t) { return t->warnings; }
 const char *af_task_xml_path(const af_task *t) { return t->xml_path; }
 const char *af_task_target(const af_task *t) { return t->page ? af_page_target(t->page) : NULL; }
 const char *af_task_mismatches(const af_task *t) { return t->mismatches; }
+const char *af_task_learned(const af_task *t) { return t->learned; }
 
 static void json_kv(af_buf *b, const char *k, const char *v, int comma) {
   if (comma) af_buf_puts(b, ",");
@@ -515,7 +520,7 @@ static void free_task(af_task *t) {
                   (char *)t->o.credentials_json, (char *)t->o.recipe_path,
                   (char *)t->o.out_dir, t->recipe_name, t->op_action, t->op_target,
                   t->op_detail, t->op_where, t->reason, t->uuid, t->xml_path, t->mismatches,
-                  t->warnings};
+                  t->warnings, t->learned};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) af_free(strs[i]);
   for (size_t i = 0; i < t->nsteps; i++) {
     af_free(t->steps[i].action);

@@ -77,6 +77,8 @@ const char *af_task_xml_path(const af_task *t);
 /* The task's tab in the browser (NULL before it opened), for a live view. */
 const char *af_task_target(const af_task *t);
 const char *af_task_mismatches(const af_task *t);
+/* A recipe the run learned (the generic fallback's), or NULL. */
+const char *af_task_learned(const af_task *t);
 /* Validation warnings (one per line) that did not stop the task, or NULL. */
 const char *af_task_warnings(const af_task *t);
 /* The step in progress: its number, call, target and the recipe's

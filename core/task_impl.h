@@ -26,6 +26,7 @@ struct af_task {
   char *reason, *uuid, *xml_path;
   char *mismatches;      /* the CFDI's differences from the request, or NULL */
   char *warnings;        /* validation warnings, one per line, or NULL */
+  char *learned;         /* a recipe the run learned (task:save_recipe) */
   af_step *steps;
   size_t nsteps, capsteps;
   char **secrets;        /* values never to show: RFC, name, passwords */

@@ -21,7 +21,8 @@ local function candidates(ticket, profile)
     end
     add(tostring(v), "task.ticket." .. k)
     if k == "date" and type(v) == "string" and v:match("^%d%d%d%d%-%d%d%-%d%d$") then
-      for _, layout in ipairs({ "DD/MM/YYYY", "MM/DD/YYYY", "DD-MM-YYYY", "YYYY/MM/DD", "DDMMYYYY" }) do
+      for _, layout in ipairs({ "DD/MM/YYYY", "MM/DD/YYYY", "DD-MM-YYYY", "YYYY/MM/DD", "DDMMYYYY",
+                                "YYYY", "MM", "DD" }) do
         local y, m, d = v:match("^(%d+)%-(%d+)%-(%d+)$")
         local text = layout:gsub("YYYY", y):gsub("MM", m):gsub("DD", d)
         add(text, 'fmt.date(task.ticket.date, "' .. layout .. '")')
@@ -33,7 +34,7 @@ end
 
 --- Render a draft recipe.
 ---@param actions table[] {kind, sel, value, label, option, checked, text, download}
----@param opts {url: string, ticket?: table, profile?: table, name?: string}
+---@param opts {url: string, ticket?: table, profile?: table, name?: string, origin?: string}
 ---@return string
 function M.render(actions, opts)
   local map = candidates(opts.ticket, opts.profile)
@@ -45,7 +46,7 @@ function M.render(actions, opts)
   end
   local prefix = opts.url:match("^(https?://[^?#]*/)") or opts.url
   local out = {
-    "-- Draft recipe recorded by `autofactura record-recipe` from " .. opts.url .. ".",
+    "-- " .. (opts.origin or "Draft recipe recorded by `autofactura record-recipe`") .. " from " .. opts.url .. ".",
     "-- Review it: values typed that came from neither the ticket nor the profile",
     "-- are written as recorded, with a comment.",
     'local fmt = require "af.fmt"',
@@ -61,27 +62,28 @@ function M.render(actions, opts)
   local uses_fmt, downloaded = false, false
   for _, a in ipairs(kept) do
     local label = a.label and a.label ~= "" and (" -- " .. a.label) or ""
+    local on = a.frame and ("page:frame(" .. quote(a.frame) .. ")") or "page"
     if a.kind == "fill" then
       local expr = map[a.value]
       if expr then
         uses_fmt = uses_fmt or expr:find("fmt%.") ~= nil
-        emit(string.format("page:fill(%s, %s)%s", quote(a.sel), expr, label))
+        emit(string.format("%s:fill(%s, %s)%s", on, quote(a.sel), expr, label))
       else
-        emit(string.format("page:fill(%s, %s)%s (typed as recorded)", quote(a.sel), quote(a.value),
+        emit(string.format("%s:fill(%s, %s)%s (typed as recorded)", on, quote(a.sel), quote(a.value),
           label ~= "" and label or " --"))
       end
     elseif a.kind == "select" then
       local expr = map[a.value]
-      emit(string.format("page:select(%s, { value = %s })%s%s", quote(a.sel), expr or quote(a.value), label,
+      emit(string.format("%s:select(%s, { value = %s })%s%s", on, quote(a.sel), expr or quote(a.value), label,
         a.option and a.option ~= "" and (label ~= "" and ": " or " -- ") .. a.option or ""))
     elseif a.kind == "check" then
-      emit(string.format("page:check(%s, %s)%s", quote(a.sel), tostring(a.checked ~= false), label))
+      emit(string.format("%s:check(%s, %s)%s", on, quote(a.sel), tostring(a.checked ~= false), label))
     elseif a.kind == "click" and a.download then
-      emit(string.format("local xml = page:download(%s)%s", quote(a.sel),
+      emit(string.format("local xml = %s:download(%s)%s", on, quote(a.sel),
         a.text and a.text ~= "" and (" -- " .. a.text) or ""))
       downloaded = true
     elseif a.kind == "click" then
-      emit(string.format("page:click(%s)%s", quote(a.sel), a.text and a.text ~= "" and (" -- " .. a.text) or ""))
+      emit(string.format("%s:click(%s)%s", on, quote(a.sel), a.text and a.text ~= "" and (" -- " .. a.text) or ""))
     end
   end
   if downloaded then

@@ -1,0 +1,190 @@
+-- af.generic: the generic fallback, a recipe for portals no recipe claims.
+-- Each round it reads the page (page:snapshot()), stops on a CAPTCHA or a
+-- login it cannot do, finishes on an issued CFDI (UUID + XML download),
+-- fails with the portal's own message, accepts notices, fills what the
+-- fields ask for from the ticket and the profile (af.fieldmap), and presses
+-- the button that moves the request forward. It never loops: a round budget
+-- and a no-progress check end it with a clear reason. Every action it takes
+-- is kept, so that a success can be saved as a recipe (af.draft).
+local draft = require "af.draft"
+local fieldmap = require "af.fieldmap"
+
+local M = { name = "generic" }
+
+local ROUNDS = 12
+-- buttons that move a request forward, best first
+local FORWARD = { "descargar xml", "facturar", "timbrar", "generar", "emitir", "solicitar",
+                  "confirmar", "continuar", "siguiente", "buscar", "enviar", "aceptar" }
+local NOTICE = { "aceptar", "entendido", "de acuerdo", "cerrar", "ok", "continuar" }
+
+local function has_any(text, words)
+  local n = fieldmap.normalize(text)
+  for i, w in ipairs(words) do
+    if n:find(w, 1, true) then return i end
+  end
+  return nil
+end
+
+-- A page, waited for until it shows something to work with.
+local function settle(ctx)
+  local snap
+  for _ = 1, 20 do
+    snap = ctx:snapshot()
+    if #snap.fields > 0 or #snap.frames > 0 or snap.uuid or #snap.alerts > 0 or snap.captcha then
+      return snap
+    end
+    ctx:evaluate("new Promise(r => setTimeout(r, 150))")
+  end
+  return snap
+end
+
+local function signature(snap)
+  local parts = { snap.url, snap.uuid or "", table.concat(snap.alerts, "|") }
+  for _, f in ipairs(snap.fields) do parts[#parts + 1] = f.sel .. "=" .. tostring(f.value) end
+  for _, b in ipairs(snap.buttons) do parts[#parts + 1] = b.sel end
+  return table.concat(parts, "\n")
+end
+
+local function forward_button(snap, pressed)
+  local best, rank
+  for _, b in ipairs(snap.buttons) do
+    local r = has_any(b.text, FORWARD)
+    local is_nav = b.tag == "a" and not b.download and not (b.text or ""):lower():find("xml")
+    if r and not is_nav and not b.dialog and (rank == nil or r < rank) and not pressed[b.sel .. "|" .. signature(snap)] then
+      best, rank = b, r
+    end
+  end
+  return best
+end
+
+local function xml_link(snap)
+  for _, b in ipairs(snap.buttons) do
+    if (b.text or ""):lower():find("xml") then return b end
+  end
+  return nil
+end
+
+function M.run(task, page)
+  local actions = {} -- for a saved recipe: {kind, sel, value, label, frame, download}
+  local ctx, frame_sel = page, nil
+  local submitted, stalls, pressed = false, 0, {}
+
+  local function act(a)
+    a.frame = frame_sel
+    actions[#actions + 1] = a
+  end
+
+  for round = 1, ROUNDS do
+    local snap = settle(ctx)
+
+    -- a form inside a frame: work there
+    if #snap.fields == 0 and #snap.frames > 0 and not snap.uuid and frame_sel == nil then
+      frame_sel = snap.frames[1].sel
+      ctx = page:frame(frame_sel)
+      task:log("the form is inside a frame; working there")
+      snap = settle(ctx)
+    end
+
+    if snap.captcha then
+      task:need_human("captcha: the portal asks to prove a person is there")
+    end
+    if snap.password then
+      if task:secret("password") == nil then
+        task:need_human("login required: no portal credentials are stored for this user")
+      end
+    end
+
+    -- issued: the UUID and its XML
+    local link = snap.uuid and xml_link(snap)
+    if link then
+      task:log("invoice issued; downloading the XML")
+      local path = ctx:download(link.sel)
+      act({ kind = "click", sel = link.sel, text = link.text, download = true })
+      -- what worked, as a recipe for next time (written with --save-recipe)
+      task:save_recipe(draft.render(actions, { url = task.url, ticket = task.ticket,
+                                               profile = task.profile, name = "learned",
+                                               origin = "Recipe learned by the generic fallback" }))
+      task:done{ xml = path }
+    end
+
+    -- the portal said no
+    if submitted and #snap.alerts > 0 then
+      task:fail(snap.alerts[1])
+    end
+
+    -- a notice in a dialog: accept it
+    local notice
+    for _, b in ipairs(snap.buttons) do
+      if b.dialog and has_any(b.text, NOTICE) then notice = b break end
+    end
+    if notice then
+      ctx:click(notice.sel)
+      act({ kind = "click", sel = notice.sel, text = notice.text })
+    else
+      -- fill what is asked and empty
+      for _, f in ipairs(snap.fields) do
+        local key = fieldmap.classify(f)
+        if f.kind == "input" and not f.readonly and (f.value or "") == "" and key then
+          local v = fieldmap.value(key, f, task)
+          if v then
+            ctx:fill(f.sel, v)
+            act({ kind = "fill", sel = f.sel, value = v, label = f.label })
+          end
+        elseif f.kind == "select" and (f.value or "") == "" and key then
+          local code = fieldmap.code(key, task)
+          local o = code and fieldmap.option(f.options, code)
+          local v = not code and fieldmap.value(key, f, task)
+          if v then o = fieldmap.option(f.options, v) end -- e.g. a store by its number
+          if o then
+            ctx:select(f.sel, { value = o.value })
+            act({ kind = "select", sel = f.sel, value = o.value, label = f.label, option = o.text })
+          end
+        elseif f.kind == "listbox" and key then
+          local code = fieldmap.code(key, task)
+          if code and not tostring(f.value):find(code, 1, true) then
+            ctx:click(f.sel)
+            act({ kind = "click", sel = f.sel, text = f.label })
+            local o
+            for _ = 1, 20 do -- the list opens (and may load) after the click
+              o = fieldmap.option(ctx:snapshot().options, code)
+              if o then break end
+              ctx:evaluate("new Promise(r => setTimeout(r, 100))")
+            end
+            if o == nil then task:fail("no option for " .. key .. " " .. code .. " in " .. (f.label or f.sel)) end
+            ctx:click(o.sel)
+            act({ kind = "click", sel = o.sel, text = o.text })
+          end
+        elseif f.kind == "checkbox" and not f.checked and key == "consent" then
+          ctx:check(f.sel)
+          act({ kind = "check", sel = f.sel, checked = true, label = f.label })
+        end
+      end
+      -- then move forward
+      local before = signature(ctx:snapshot())
+      local b = forward_button(snap, pressed)
+      if b == nil then
+        task:fail("the fallback found no button to go on with (round " .. round .. ")")
+      end
+      pressed[b.sel .. "|" .. signature(snap)] = true
+      ctx:click(b.sel)
+      act({ kind = "click", sel = b.sel, text = b.text })
+      submitted = true
+      -- wait for the page to change; twice nothing means stuck
+      local changed = false
+      for _ = 1, 30 do
+        ctx:evaluate("new Promise(r => setTimeout(r, 100))")
+        local ok, now = pcall(ctx.snapshot, ctx)
+        if ok and signature(now) ~= before then changed = true break end
+      end
+      if not changed then
+        stalls = stalls + 1
+        if stalls >= 2 then task:fail("no progress: the page did not change after pressing " .. (b.text or b.sel)) end
+      else
+        stalls = 0
+      end
+    end
+  end
+  task:fail("the fallback gave up after " .. ROUNDS .. " rounds without an invoice")
+end
+
+return M
