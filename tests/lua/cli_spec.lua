@@ -73,16 +73,6 @@ describe("autofactura run refuses bad input before any browser starts", function
     assert.matches("AF_BROWSER: must be local or browserbase", r.stderr, 1, true)
   end)
 
-  it("says the generic fallback is not available yet", function()
-    refused("--url http://127.0.0.1:9/ --ticket " .. T .. " --profile " .. P .. " --recipe generic",
-            "generic fallback is not available yet")
-  end)
-
-  it("says when no recipe claims the URL", function()
-    refused("--url http://portal.nowhere.example/ --ticket " .. T .. " --profile " .. P,
-            "no recipe in")
-  end)
-
   it("reports a recipe with a syntax error at its line", function()
     local rec = cli.write(dir .. "/bad.lua", "return {\n  run = function(task, page)\n    page:click(\n  end,\n}\n")
     refused("--url http://127.0.0.1:9/ --ticket " .. T .. " --profile " .. P .. " --recipe " .. rec,
