@@ -59,6 +59,11 @@ function Task:need_human(reason) end
 ---@param reason string
 function Task:fail(reason) end
 
+--- Keep a recipe this run learned; `run --save-recipe FILE` writes it once
+--- the task COMPLETED (the generic fallback uses it).
+---@param text string
+function Task:save_recipe(text) end
+
 --- End the task COMPLETED with the CFDI XML the portal issued (a path that
 --- page:download returned). The runtime reads its UUID. Never returns.
 ---@param result {xml: string}
@@ -171,6 +176,12 @@ function Page:url() end
 ---@param opts? Options
 ---@return Page
 function Page:frame(selector, opts) end
+
+--- What the generic fallback reads of a page (docs/fallback.md): visible
+--- fields with labels and options, buttons, open listbox options, frames,
+--- alert texts, a UUID, CAPTCHA and password cues.
+---@return table
+function Page:snapshot() end
 
 --- The message of the last JavaScript dialog (alert/confirm), which the
 --- runtime accepts automatically; nil if none appeared.

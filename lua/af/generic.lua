@@ -25,19 +25,6 @@ local function has_any(text, words)
   return nil
 end
 
--- A page, waited for until it shows something to work with.
-local function settle(ctx)
-  local snap
-  for _ = 1, 20 do
-    snap = ctx:snapshot()
-    if #snap.fields > 0 or #snap.frames > 0 or snap.uuid or #snap.alerts > 0 or snap.captcha then
-      return snap
-    end
-    ctx:evaluate("new Promise(r => setTimeout(r, 150))")
-  end
-  return snap
-end
-
 local function signature(snap)
   local parts = { snap.url, snap.uuid or "", table.concat(snap.alerts, "|") }
   for _, f in ipairs(snap.fields) do parts[#parts + 1] = f.sel .. "=" .. tostring(f.value) end
@@ -55,6 +42,21 @@ local function forward_button(snap, pressed)
     end
   end
   return best
+end
+
+-- A page, waited for until it shows something to work with: fields, a
+-- frame, a button that goes on, an outcome.
+local function settle(ctx)
+  local snap
+  for _ = 1, 20 do
+    snap = ctx:snapshot()
+    if #snap.fields > 0 or #snap.frames > 0 or snap.uuid or #snap.alerts > 0 or snap.captcha or
+       forward_button(snap, {}) then
+      return snap
+    end
+    ctx:evaluate("new Promise(r => setTimeout(r, 150))")
+  end
+  return snap
 end
 
 local function xml_link(snap)
