@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "json.h"
+#include "llm_lua.h"
 #include "task_impl.h"
 
 #define PAGE_MT "af.page"
@@ -537,7 +538,7 @@ static int l_save_recipe(lua_State *L) {
 static const luaL_Reg task_methods[] = {
     {"log", l_log},   {"fail", l_fail}, {"need_human", l_need_human},
     {"done", l_done}, {"secret", l_secret}, {"save_recipe", l_save_recipe},
-    {NULL, NULL}};
+    {"llm", af_llm_lua_ask},  {NULL, NULL}};
 
 void af__lrecipe_push_task(lua_State *L, af_task *t) {
   (void)t;

@@ -8,6 +8,9 @@
   X(buf_oom_sticks) \
   X(json_decode_paths) \
   X(json_decode_error) \
+  X(llm_config_env) \
+  X(llm_answer_on_loop) \
+  X(llm_retries_then_fails) \
   X(cdp_frames_commands) \
   X(cdp_dispatches_replies_by_id) \
   X(cdp_events_sessions_forget_close) \

@@ -8,6 +8,7 @@
 -- is kept, so that a success can be saved as a recipe (af.draft).
 local draft = require "af.draft"
 local fieldmap = require "af.fieldmap"
+local guide = require "af.guide"
 
 local M = { name = "generic" }
 
@@ -59,6 +60,28 @@ local function settle(ctx)
   return snap
 end
 
+-- Fields never typed into by the fallback, nor shown to an LLM as "in doubt".
+local function never(f)
+  if f.type == "password" then return true end
+  local n = fieldmap.normalize(table.concat({ f.label or "", f.name or "", f.sel or "" }, " "))
+  return n:find("captcha", 1, true) or n:find("robot", 1, true) or n:find("imagen", 1, true)
+end
+
+-- The keys the task has a value for, by the names the LLM may answer with.
+local function available(task)
+  local have, t, p = {}, task.ticket, task.profile
+  for _, k in ipairs({ "folio", "amount", "date", "store", "web_id", "barcode" }) do
+    if t[k] ~= nil then have["ticket." .. k] = true end
+  end
+  if t.date then have["ticket.date_day"], have["ticket.date_month"], have["ticket.date_year"] = true, true, true end
+  for _, k in ipairs({ "rfc", "full_name", "postal_code", "fiscal_regime", "cfdi_use", "email" }) do
+    if p[k] ~= nil then have["profile." .. k] = true end
+  end
+  if task:secret("username") then have["secret.username"] = true end
+  if task:secret("password") then have["secret.password"] = true end
+  return have
+end
+
 local function xml_link(snap)
   for _, b in ipairs(snap.buttons) do
     if (b.text or ""):lower():find("xml") then return b end
@@ -70,6 +93,7 @@ function M.run(task, page)
   local actions = {} -- for a saved recipe: {kind, sel, value, label, frame, download}
   local ctx, frame_sel = page, nil
   local submitted, stalls, pressed = false, 0, {}
+  local unsure = {} -- labels of fields nobody could place (no LLM, or it had no answer)
 
   local function act(a)
     a.frame = frame_sel
@@ -111,7 +135,8 @@ function M.run(task, page)
 
     -- the portal said no
     if submitted and #snap.alerts > 0 then
-      task:fail(snap.alerts[1])
+      if #unsure == 0 then task:fail(snap.alerts[1]) end
+      task:fail(snap.alerts[1] .. " (without an LLM, fields not understood: " .. table.concat(unsure, ", ") .. ")")
     end
 
     -- a notice in a dialog: accept it
@@ -124,8 +149,13 @@ function M.run(task, page)
       act({ kind = "click", sel = notice.sel, text = notice.text })
     else
       -- fill what is asked and empty
+      local unknown = {}
       for _, f in ipairs(snap.fields) do
         local key = fieldmap.classify(f)
+        if (f.kind == "input" and not f.readonly or f.kind == "select") and (f.value or "") == ""
+           and key == nil and not never(f) then
+          unknown[#unknown + 1] = f
+        end
         if f.kind == "input" and not f.readonly and (f.value or "") == "" and key then
           local v = fieldmap.value(key, f, task)
           if v then
@@ -159,6 +189,40 @@ function M.run(task, page)
         elseif f.kind == "checkbox" and not f.checked and key == "consent" then
           ctx:check(f.sel)
           act({ kind = "check", sel = f.sel, checked = true, label = f.label })
+        end
+      end
+      -- fields the mapper cannot place: ask the LLM (af.guide), or say where it would have helped
+      if #unknown > 0 then
+        local names = {}
+        for _, f in ipairs(unknown) do names[#names + 1] = (f.label or "") ~= "" and f.label or f.sel end
+        local content, usage = task:llm(guide.request(snap, unknown, available(task)))
+        local acts, why
+        if content then acts, why = guide.parse(content, snap) else why = usage end
+        if content and not acts then task:fail("the fallback could not use the LLM's answer: " .. why) end
+        if not acts then
+          task:log("no LLM help (" .. tostring(why) .. "); fields not understood: " .. table.concat(names, ", "))
+          for _, n in ipairs(names) do unsure[#unsure + 1] = n end
+        end
+        local by_sel = {}
+        for _, f in ipairs(snap.fields) do by_sel[f.sel] = f end
+        for _, a in ipairs(acts or {}) do
+          local f = by_sel[a.selector] or { sel = a.selector }
+          if a.source == "secret" then
+            local v = task:secret(a.key)
+            if v == nil then task:need_human("login required: the portal asks for a " .. a.key .. " and none is stored") end
+            ctx:fill(a.selector, v)
+          elseif a.op == "select" then
+            local code = fieldmap.code(a.key, task) or fieldmap.value(a.key, f, task)
+            local o = code and fieldmap.option(f.options or {}, code)
+            if o == nil then task:fail("no option for " .. a.key .. " in " .. (f.label or a.selector)) end
+            ctx:select(a.selector, { value = o.value })
+            act({ kind = "select", sel = a.selector, value = o.value, label = f.label, option = o.text })
+          elseif a.op == "fill" then
+            local v = fieldmap.value(a.key, f, task)
+            if v == nil then task:fail("the ticket has no " .. a.key .. " for " .. (f.label or a.selector)) end
+            ctx:fill(a.selector, v)
+            act({ kind = "fill", sel = a.selector, value = v, label = f.label })
+          end
         end
       end
       -- then move forward

@@ -242,6 +242,8 @@ const VENDORS = {
     clave: '15101515', unidad: ['LTR', 'Litro'] },
   vencido: { rfc: 'RFO061103AV9', nombre: 'RESTAURANTES EL FOGON', serie: 'RF', lugar: '11560',
     clave: '90101501', unidad: ['E48', 'Unidad de servicio'] },
+  enigma: { rfc: 'PCL150310QW2', nombre: 'PAPELERIA LA CLAVE', serie: 'PC', lugar: '58000',
+    clave: '44121600', unidad: ['H87', 'Pieza'] },
 };
 
 // Split a total (cents) into subtotal + IVA 16% so that subtotal + round(subtotal * 0.16)
@@ -1516,6 +1518,71 @@ async function vencido(req, res, sub) {
 }
 
 // ======================================================================
+// Portal 8: /enigma/ — a form whose ticket fields say nothing about themselves
+// ("Dato 1", "Dato 2"; the meaning is only in a picture of a ticket), built so that
+// a label-based mapper cannot decide: the generic fallback needs its LLM here.
+// ======================================================================
+
+const ENIGMA = {
+  vendor: 'Papelería La Clave',
+  vars: '--brand:#4a2c7a;--accent:#e0c341;--accent-text:#1d1d1d;--bg:#f1eef6',
+  logo: '<span class="badge">LC</span>LA CLAVE<small>PAPELERÍA</small>',
+  nav: '<a href="/enigma/">Facturación</a>',
+};
+
+function enigmaForm(v = {}, errors = {}, message) {
+  const regFmt = (r) => `${r.code} - ${r.description}`;
+  const usoFmt = (u) => `${u.code} - ${u.description}`;
+  return layout(ENIGMA, 'Facturación', `<main>
+<h1>Facturación</h1>
+<p class="intro">Copia los datos 1 y 2 tal como aparecen en las casillas marcadas de tu ticket (ver imagen).</p>
+${errorBox(errors, message)}
+<form id="form-enigma" method="post" action="/enigma/facturar" novalidate>
+<div class="fila">
+${field('d1', 'Dato 1', v.d1, errors)}
+${field('d2', 'Dato 2', v.d2, errors)}
+</div>
+<div class="fila">
+${field('rfc', 'RFC', v.rfc, errors, { attrs: 'maxlength="13"' })}
+${field('nombre', 'Nombre o razón social', v.nombre, errors)}
+</div>
+<div class="fila">
+${field('cp', 'Código postal', v.cp, errors, { attrs: 'maxlength="5"' })}
+${selectField('regimen', 'Régimen fiscal', optionsRegimen(v.regimen, regFmt), 'Selecciona...', errors)}
+</div>
+${selectField('uso', 'Uso del CFDI', optionsUso(v.uso, usoFmt), 'Selecciona...', errors)}
+${field('email', 'Correo electrónico', v.email, errors, { type: 'email' })}
+<div class="acciones"><button class="btn" type="submit" id="facturar">Facturar</button></div>
+</form>
+</main>`);
+}
+
+async function enigma(req, res, sub) {
+  if (req.method === 'GET' && sub === '') return sendHtml(res, 200, enigmaForm());
+  if (req.method === 'POST' && sub === 'facturar') {
+    countAttempt('enigma');
+    const f = await readForm(req);
+    const { receptor, errors } = validateReceptor(receptorFrom(f));
+    const tErr = {};
+    if (!norm(f.d1)) tErr.d1 = 'Captura el dato 1.';
+    const cents = parseCents(f.d2);
+    if (cents === null) tErr.d2 = 'El dato 2 debe ser un importe con centavos.';
+    const all = { ...tErr, ...errors };
+    if (Object.keys(all).length) return sendHtml(res, 422, enigmaForm(f, all));
+    const t = findTicket('enigma', (t) => eqId(t.folio, f.d1));
+    if (!t || parseCents(t.amount) !== cents) {
+      return sendHtml(res, 422, enigmaForm(f, {}, 'No encontramos un ticket con esos datos.'));
+    }
+    if (alreadyInvoiced('enigma', t)) return sendHtml(res, 409, enigmaForm(f, {}, `El ticket ${t.folio} ya fue facturado.`));
+    const uuid = issue('enigma', t, receptor);
+    return sendHtml(res, 200, layout(ENIGMA, 'Factura generada', `<main>${resultBlock('enigma', uuid)}</main>`));
+  }
+  const m = /^xml\/([0-9A-Fa-f-]{36})$/.exec(sub);
+  if (req.method === 'GET' && m) return sendXml(res, 'enigma', m[1]);
+  return notFound(res);
+}
+
+// ======================================================================
 // Index, test hooks, routing, CLI
 // ======================================================================
 
@@ -1527,6 +1594,7 @@ const PORTALS = {
   sombra: [sombra, 'ElectroHogar', 'componentes web con shadow DOM abierto'],
   captcha: [captcha, 'GasExpress', 'formulario protegido con CAPTCHA'],
   vencido: [vencido, 'Restaurantes El Fogón', 'tickets inexistentes o fuera de plazo'],
+  enigma: [enigma, 'Papelería La Clave', 'campos sin etiqueta útil (para la guía del LLM del modo genérico)'],
 };
 
 function indexPage() {
