@@ -64,6 +64,15 @@ function Task:fail(reason) end
 ---@param text string
 function Task:save_recipe(text) end
 
+--- Ask the configured OpenAI-compatible chat-completions endpoint (AF_LLM_BASE_URL,
+--- AF_LLM_API_KEY, AF_LLM_MODEL). `request` is the request body without `model`
+--- (messages, response_format...). Yields while it runs; recorded as a 'thinking' step
+--- with tokens and latency. Returns the first choice's content and the usage table, or
+--- nil and a reason (no endpoint configured, HTTP error after retries).
+---@param request {messages: {role: string, content: string}[], response_format?: table}
+---@return string? content, table|string usage_or_reason
+function Task:llm(request) end
+
 --- End the task COMPLETED with the CFDI XML the portal issued (a path that
 --- page:download returned). The runtime reads its UUID. Never returns.
 ---@param result {xml: string}
