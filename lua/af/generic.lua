@@ -47,12 +47,15 @@ end
 
 -- A page, waited for until it shows something to work with: fields, a
 -- frame, a button that goes on, an outcome.
-local function settle(ctx)
+-- Until something has been typed, a button alone is not enough: pages built
+-- by script (web components) show their button before their fields, and a
+-- final button pressed on an empty form only earns an error.
+local function settle(ctx, typed)
   local snap
   for _ = 1, 20 do
     snap = ctx:snapshot()
     if #snap.fields > 0 or #snap.frames > 0 or snap.uuid or #snap.alerts > 0 or snap.captcha or
-       forward_button(snap, {}) then
+       (typed and forward_button(snap, {})) then
       return snap
     end
     ctx:evaluate("new Promise(r => setTimeout(r, 150))")
@@ -101,14 +104,14 @@ function M.run(task, page)
   end
 
   for round = 1, ROUNDS do
-    local snap = settle(ctx)
+    local snap = settle(ctx, #actions > 0)
 
     -- a form inside a frame: work there
     if #snap.fields == 0 and #snap.frames > 0 and not snap.uuid and frame_sel == nil then
       frame_sel = snap.frames[1].sel
       ctx = page:frame(frame_sel)
       task:log("the form is inside a frame; working there")
-      snap = settle(ctx)
+      snap = settle(ctx, #actions > 0)
     end
 
     if snap.captcha then
