@@ -231,8 +231,18 @@ function M.run(task, page)
       -- then move forward
       local before = signature(ctx:snapshot())
       local b = forward_button(snap, pressed)
-      if b == nil then
-        task:fail("the fallback found no button to go on with (round " .. round .. ")")
+      if b == nil then -- stuck: no button it knows; the LLM may name the one that goes on
+        local content, why = task:llm(guide.request(snap, {}, available(task)))
+        local acts = content and guide.parse(content, snap)
+        for _, a in ipairs(acts or {}) do
+          for _, cand in ipairs(snap.buttons) do
+            if a.op == "click" and cand.sel == a.selector then b = cand end
+          end
+        end
+        if b == nil then
+          task:fail("the fallback found no button to go on with (round " .. round .. ")"
+            .. (content and "" or "; without an LLM (" .. tostring(why) .. ")"))
+        end
       end
       pressed[b.sel .. "|" .. signature(snap)] = true
       ctx:click(b.sel)

@@ -118,4 +118,19 @@ describe("the generic fallback with LLM guidance", function()
     assert.truthy(res.failure_reason:find("#nope", 1, true), log)
     assert.same({ total = 0, by_portal = {} }, H.get_json(srv, "/__attempts"))
   end)
+
+  it("asks the LLM which button goes on when none says so", function()
+    llm = start_llm({ { status = 200, content = ANSWER },
+                      { status = 200, content = cjson.encode({ actions = { { op = "click", selector = "#facturar" } } }) } })
+    local out = H.tmpdir()
+    local cmd = string.format("AF_LLM_BASE_URL=%s/v1 AF_LLM_API_KEY=%s AF_LLM_MODEL=test-model timeout 240 %s run"
+      .. " --url '%s/enigma/?boton=raro' --ticket tests/fixtures/ticket-enigma.json --profile tests/fixtures/profile-fisica.json"
+      .. " --out %s --recipe generic >%s/log 2>&1", llm.base, KEY, H.shq(BIN), srv.base, out, out)
+    local _, _, code = os.execute(cmd)
+    local text = H.read(out .. "/result.json")
+    assert.equal(0, code, (H.read(out .. "/log") or "") .. tostring(text))
+    local res = cjson.decode(text)
+    assert.equal("COMPLETED", res.status)
+    assert.equal(2, #thinking(res), "one question for the fields, one for the button")
+  end)
 end)
