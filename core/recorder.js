@@ -6,25 +6,7 @@
 (() => {
   if (window.__afRecorder) return;
   window.__afRecorder = true;
-  const unique = (root, s) => { try { return root.querySelectorAll(s).length === 1; } catch (e) { return false; } };
-  const selector = (el) => {
-    const root = el.getRootNode();
-    if (el.id && unique(root, '#' + CSS.escape(el.id))) return '#' + CSS.escape(el.id);
-    const tag = el.tagName.toLowerCase();
-    for (const a of ['name', 'data-testid', 'data-value', 'aria-label']) {
-      const v = el.getAttribute(a);
-      const q = v && `${tag}[${a}="${v.replace(/["\\]/g, '\\$&')}"]`;
-      if (v && unique(root, q)) return q;
-    }
-    const parts = [];
-    for (let n = el; n && n.nodeType === 1 && parts.length < 4; n = n.parentElement) {
-      if (n.id && unique(root, '#' + CSS.escape(n.id))) { parts.unshift('#' + CSS.escape(n.id)); break; }
-      const same = n.parentElement ? [...n.parentElement.children].filter((c) => c.tagName === n.tagName) : [];
-      const t = n.tagName.toLowerCase();
-      parts.unshift(same.length > 1 ? `${t}:nth-of-type(${same.indexOf(n) + 1})` : t);
-    }
-    return parts.join(' > ');
-  };
+  /*@selector.js@*/
   const labelOf = (el) => ((el.labels && el.labels[0] && el.labels[0].innerText) ||
     el.getAttribute('aria-label') || el.placeholder || el.name || '').trim().slice(0, 60);
   // the binding may be installed after this script first runs

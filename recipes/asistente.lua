@@ -3,16 +3,9 @@
 -- barcode number), TR# (its folio) and total; step 2 takes the fiscal data; step 3 shows
 -- them for confirmation ("Confirmar y timbrar"); the last page offers the XML.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 local function norm_rfc(s) return (s:upper():gsub("[%s%-]", "")) end
-
--- Wait for the next step's element or the portal's error box; fail with the portal's text.
-local function step(task, page, want, what)
-  local seen = page:wait_any({ want, ".alert-error" }, { timeout = 30000 })
-  if seen == nil then task:fail("el portal no mostró " .. what) end
-  if seen == ".alert-error" then task:fail(flat(page:text(".alert-error"))) end
-end
 
 return {
   name = "asistente",
@@ -31,9 +24,9 @@ return {
     task:log("paso 1: buscando el ticket")
     page:fill("#tc", t.barcode)
     page:fill("#tr", t.folio)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:click("#buscar-ticket")
-    step(task, page, "#form-fiscal", "el formulario de datos fiscales")
+    portal.step(task, page, "#form-fiscal", "el portal no mostró el formulario de datos fiscales")
 
     -- Step 2: fiscal data (native selects, by SAT code).
     task:log("paso 2: capturando los datos fiscales")
@@ -44,7 +37,7 @@ return {
     page:select("#uso", { value = p.cfdi_use })
     page:fill("#email", p.email)
     page:click("#continuar")
-    step(task, page, "#confirmar", "la confirmación")
+    portal.step(task, page, "#confirmar", "el portal no mostró la confirmación")
 
     -- Step 3: the invoice cannot be corrected after stamping, so check what the portal
     -- is about to stamp before confirming.
@@ -55,7 +48,7 @@ return {
       task:fail("la confirmación no coincide con los datos capturados")
     end
     page:click("#confirmar")
-    step(task, page, "#uuid", "la factura generada")
+    portal.step(task, page, "#uuid", "el portal no mostró la factura generada")
 
     -- Done page: download the XML.
     task:log("factura timbrada; descargando el XML")

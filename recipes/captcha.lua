@@ -4,8 +4,8 @@
 -- typing anything and hand the task to a person. Should the portal ever drop the
 -- CAPTCHA, the rest fills the form normally.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 return {
   name = "captcha",
@@ -27,7 +27,7 @@ return {
     page:fill("#estacion", t.store)
     page:fill("#folio", t.folio)
     page:fill("#codigo", t.web_id)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:fill("#rfc", p.rfc)
     page:fill("#nombre", p.full_name)
     page:fill("#cp", p.postal_code)
@@ -37,9 +37,7 @@ return {
 
     task:log("enviando la solicitud")
     page:click("#enviar")
-    local seen = page:wait_any({ "#uuid", ".alert-error" }, { timeout = 30000 })
-    if seen == nil then task:fail("el portal no respondió a la solicitud de factura") end
-    if seen == ".alert-error" then task:fail(flat(page:text(".alert-error"))) end
+    portal.step(task, page, "#uuid", "el portal no respondió a la solicitud de factura")
 
     task:log("factura generada; descargando el XML")
     local xml = page:download("#descargar-xml")

@@ -3,8 +3,8 @@
 -- then the receptor's fiscal data, a privacy checkbox and "Facturar"; the result page
 -- shows the UUID and an XML download link.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 return {
   name = "larga",
@@ -28,7 +28,7 @@ return {
     page:fill("#estacion", t.store)
     page:fill("#folio", t.folio)
     page:fill("#webid", t.web_id)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:fill("#fecha", t.date)
 
     -- Receptor block: native selects, chosen by SAT code (the option value).
@@ -45,9 +45,7 @@ return {
     -- Submit; the portal answers with the result page or re-renders the form with an error box.
     task:log("enviando la solicitud")
     page:click("#facturar")
-    local seen = page:wait_any({ "#uuid", ".alert-error" }, { timeout = 30000 })
-    if seen == nil then task:fail("el portal no respondió a la solicitud de factura") end
-    if seen == ".alert-error" then task:fail(flat(page:text(".alert-error"))) end
+    portal.step(task, page, "#uuid", "el portal no respondió a la solicitud de factura")
 
     -- Download the stamped XML; the runtime reads and verifies the UUID from it.
     task:log("factura generada; descargando el XML")

@@ -3,8 +3,8 @@
 -- (#facturacion): every field, the submit, the result and the download are inside it.
 -- Date format on this form: DD/MM/AAAA.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 return {
   name = "marco",
@@ -25,7 +25,7 @@ return {
     task:log("capturando los datos de la compra")
     f:fill("#sucursal", t.store)
     f:fill("#ticket", t.folio)
-    f:fill("#importe", money(t.amount))
+    f:fill("#importe", fmt.amount(t.amount))
     f:fill("#fecha_compra", d .. "/" .. m .. "/" .. y)
 
     -- Receptor data (native selects inside the frame, by SAT code).
@@ -40,9 +40,7 @@ return {
     -- Submit inside the frame; the frame navigates to its result page or back with errors.
     task:log("enviando la solicitud")
     f:click("#solicitar")
-    local seen = f:wait_any({ "#uuid", ".alert-error" }, { timeout = 30000 })
-    if seen == nil then task:fail("el portal no respondió a la solicitud de factura") end
-    if seen == ".alert-error" then task:fail(flat(f:text(".alert-error"))) end
+    portal.step(task, f, "#uuid", "el portal no respondió a la solicitud de factura")
 
     -- The download link lives in the frame too.
     task:log("factura generada; descargando el XML")

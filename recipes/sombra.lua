@@ -4,8 +4,8 @@
 -- shadow roots, so plain ids work. The form posts by fetch(); errors appear in #alerta,
 -- the result (UUID + XML link) in eh-resultado's shadow root.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 return {
   name = "sombra",
@@ -22,7 +22,7 @@ return {
     -- Purchase data.
     task:log("capturando los datos de la compra")
     page:fill("#pedido", t.folio)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:fill("#codigo-facturacion", t.web_id)
 
     -- Fiscal data (native selects inside shadow roots, by SAT code).
@@ -37,9 +37,7 @@ return {
     -- Submit; #alerta becomes visible on a rejection.
     task:log("enviando la solicitud")
     page:click("#emitir")
-    local seen = page:wait_any({ "#uuid", "#alerta" }, { timeout = 30000 })
-    if seen == nil then task:fail("el portal no respondió a la solicitud de factura") end
-    if seen == "#alerta" then task:fail(flat(page:text("#alerta"))) end
+    portal.step(task, page, "#uuid", "el portal no respondió a la solicitud de factura", "#alerta")
 
     task:log("factura generada; descargando el XML")
     local xml = page:download("#descargar-xml")

@@ -4,8 +4,8 @@
 -- CUSTOM listboxes (button[role=combobox] + ul[role=listbox] > li[role=option][data-value]);
 -- the uso list is loaded after a régimen is chosen. Errors show in #errores.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 -- Open a custom listbox and click the option with the given SAT code.
 local function choose(task, page, id, code, what)
@@ -16,13 +16,6 @@ local function choose(task, page, id, code, what)
   if page:evaluate("document.getElementById('" .. id .. "-trigger').dataset.value") ~= code then
     task:fail("no se pudo elegir " .. what .. " " .. code)
   end
-end
-
--- Wait for the next screen's element or the visible error banner.
-local function step(task, page, want, what)
-  local seen = page:wait_any({ want, "#errores" }, { timeout = 30000 })
-  if seen == nil then task:fail("el portal no mostró " .. what) end
-  if seen == "#errores" then task:fail(flat(page:text("#errores"))) end
 end
 
 return {
@@ -41,12 +34,12 @@ return {
     -- Screen 1: ticket lookup.
     task:log("buscando el ticket")
     page:fill("#folio", t.folio)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:fill("#fecha-dia", d)
     page:fill("#fecha-mes", m)
     page:fill("#fecha-anio", y)
     page:click("#buscar")
-    step(task, page, "#rfc", "los datos de facturación")
+    portal.step(task, page, "#rfc", "el portal no mostró los datos de facturación", "#errores")
 
     -- Screen 2: fiscal data; régimen first, since it decides the uso list.
     task:log("capturando los datos fiscales")
@@ -57,7 +50,7 @@ return {
     choose(task, page, "uso", p.cfdi_use, "el uso de CFDI")
     page:fill("#email", p.email)
     page:click("#generar")
-    step(task, page, "#uuid", "la factura generada")
+    portal.step(task, page, "#uuid", "el portal no mostró la factura generada", "#errores")
 
     -- Success screen: download the XML.
     task:log("factura generada; descargando el XML")

@@ -3,15 +3,8 @@
 -- unknown tickets and tickets outside the month of purchase with its own message, which
 -- becomes the failure reason. Step 2 takes the fiscal data and stamps.
 
-local function money(n) return string.format("%.2f", n) end
-local function flat(s) return (s:gsub("%s+", " ")) end
-
--- Wait for the next step's element or the portal's error box; fail with the portal's text.
-local function step(task, page, want, what)
-  local seen = page:wait_any({ want, ".alert-error" }, { timeout = 30000 })
-  if seen == nil then task:fail("el portal no mostró " .. what) end
-  if seen == ".alert-error" then task:fail(flat(page:text(".alert-error"))) end
-end
+local fmt = require "af.fmt"
+local portal = require "af.portal"
 
 return {
   name = "vencido",
@@ -32,9 +25,9 @@ return {
     end
     page:select("#sucursal", { value = store })
     page:fill("#ticket", t.folio)
-    page:fill("#total", money(t.amount))
+    page:fill("#total", fmt.amount(t.amount))
     page:click("#buscar")
-    step(task, page, "#form-fiscal", "el formulario de datos fiscales")
+    portal.step(task, page, "#form-fiscal", "el portal no mostró el formulario de datos fiscales")
 
     -- Step 2: fiscal data.
     task:log("capturando los datos fiscales")
@@ -45,7 +38,7 @@ return {
     page:select("#uso", { value = p.cfdi_use })
     page:fill("#email", p.email)
     page:click("#facturar")
-    step(task, page, "#uuid", "la factura generada")
+    portal.step(task, page, "#uuid", "el portal no mostró la factura generada")
 
     task:log("factura generada; descargando el XML")
     local xml = page:download("#descargar-xml")

@@ -8,12 +8,19 @@ local M = {}
 
 M.PORTALS = { "larga", "asistente", "spa", "marco", "sombra", "captcha", "vencido" }
 
--- Base functions and libraries the sandbox offers (no io, no require, no load*/dofile).
+-- Base functions and libraries the sandbox offers (no io, no load*/dofile; require only
+-- for the runtime's own af.* modules, as core/script.c's sandbox_require).
 M.ALLOWED = {}
 for _, k in ipairs({ "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber",
   "tostring", "type", "xpcall", "setmetatable", "getmetatable", "rawequal", "rawget", "rawlen",
   "rawset", "string", "table", "math", "utf8", "os", "_VERSION" }) do
   M.ALLOWED[k] = true
+end
+
+M.ALLOWED.require = true
+local function af_require(mod)
+  assert(type(mod) == "string" and mod:match("^af%.[%w_.]+$"), "recipes may require only af.* modules")
+  return require(mod)
 end
 
 function M.path(name)
@@ -24,6 +31,7 @@ end
 function M.load(name)
   local env = setmetatable({}, {
     __index = function(_, k)
+      if k == "require" then return af_require end
       if M.ALLOWED[k] then return _G[k] end
       error("recipe reads undefined global '" .. tostring(k) .. "'", 2)
     end,
