@@ -319,10 +319,8 @@ static void job_free(af_queue_worker *w, job_impl *j) {
 
 /* {=========== teardown */
 
-static void worker_handle_closed(uv_handle_t *h) {
-  af_queue_worker *w = h->data;
-  if (--w->open_handles > 0) return;
-  if (w->close_cb) w->close_cb(w);
+/* What a worker owns besides its handles. */
+static void worker_free(af_queue_worker *w) {
   af_free((char *)w->o.redis_url);
   af_free((char *)w->o.prefix);
   af_free((char *)w->o.queue);
@@ -332,6 +330,13 @@ static void worker_handle_closed(uv_handle_t *h) {
   af_free(w->lock_ms);
   if (w->L) lua_close(w->L);
   af_free(w);
+}
+
+static void worker_handle_closed(uv_handle_t *h) {
+  af_queue_worker *w = h->data;
+  if (--w->open_handles > 0) return;
+  if (w->close_cb) w->close_cb(w);
+  worker_free(w);
 }
 
 static void worker_maybe_finish_close(af_queue_worker *w) {
@@ -816,17 +821,7 @@ oom:
   if (err) *err = af_strdup("queue: out of memory");
 done:
   af_queue_url_free(&url);
-  if (w) {
-    af_free((char *)w->o.redis_url);
-    af_free((char *)w->o.prefix);
-    af_free((char *)w->o.queue);
-    af_free((char *)w->o.name);
-    af_free(w->prefix);
-    af_free(w->marker_key);
-    af_free(w->lock_ms);
-    if (w->L) lua_close(w->L);
-    af_free(w);
-  }
+  if (w) worker_free(w);
   return rc;
 }
 
