@@ -249,7 +249,7 @@ typedef struct job_impl {
   char **fin_argv;             /* the settle command, kept to resend after a reconnect */
   size_t *fin_lens;
   int fin_argc;
-  const char *fin_script;      /* "finish" or "retry"; NULL while running */
+  const char *fin_script;      /* "finish_many" or "retry"; NULL while running */
   const char *fin_state;       /* "completed", "failed", "retry" */
   int fin_sent;
   int batched;                 /* a finish waiting for the iteration's finish_many */
@@ -267,6 +267,8 @@ struct af_queue_worker {
   char token_base[40];
   unsigned long long token_seq;
   job_impl *jobs;              /* live jobs (running or being settled) */
+  char *last_opts;             /* the last options JSON read, and its parse */
+  af_queue_job_opts last_parsed;
   int running, fetching, blocking, drained, started, closing;
   long long next_delayed;      /* ms of the earliest delayed job, 0 = none known */
   uv_timer_t renew, stalled, wake;
@@ -296,8 +298,31 @@ void af_queue_worker_opts_init(af_queue_worker_opts *o) {
   o->keep_complete = o->keep_fail = (af_queue_keep){-1, -1, 1000};
 }
 
+/* Decimal text of v, right-aligned in buf (at least 21 bytes); returns its start. */
+static char *ll_text(long long v, char *buf, size_t size) {
+  char *p = buf + size;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  *--p = 0;
+  do *--p = (char)('0' + u % 10); while ((u /= 10) > 0);
+  if (v < 0) *--p = '-';
+  return p;
+}
+
+static char *ll_dup(long long v) {
+  char buf[24];
+  return af_strdup(ll_text(v, buf, sizeof buf));
+}
+
 static char *new_token(af_queue_worker *w) {
-  return af_asprintf("%s:%llu", w->token_base, w->token_seq++);
+  char buf[24];
+  const char *seq = ll_text((long long)w->token_seq++, buf, sizeof buf);
+  size_t a = strlen(w->token_base), b = strlen(seq);
+  char *t = af_malloc(a + 1 + b + 1);
+  if (!t) return NULL;
+  memcpy(t, w->token_base, a);
+  t[a] = ':';
+  memcpy(t + a + 1, seq, b + 1);
+  return t;
 }
 
 static void job_free(af_queue_worker *w, job_impl *j) {
@@ -328,6 +353,8 @@ static void worker_free(af_queue_worker *w) {
   af_free(w->prefix);
   af_free(w->marker_key);
   af_free(w->lock_ms);
+  af_free(w->last_opts);
+  af_queue_job_opts_free(&w->last_parsed);
   if (w->L) lua_close(w->L);
   af_free(w);
 }
@@ -354,6 +381,9 @@ static void worker_maybe_finish_close(af_queue_worker *w) {
 
 /* {=========== settling a job */
 
+/* A finish's values in finish_many's ARGV, per job (see finish_many.lua). */
+enum { FIN_NEXT_TOKEN = 9, FIN_VALUES = 11 };
+
 static void settle_send(af_queue_worker *w, job_impl *j);
 
 /* One job's settle result; rep is its reply, NULL when the connection went
@@ -377,8 +407,8 @@ static void settle_result(af_queue_worker *w, job_impl *j, redisReply *rep) {
     if (w->on_settled) w->on_settled(w, j->id, j->fin_state);
     if (rep->type == REDIS_REPLY_ARRAY) {
       w->fetching++; /* the job taken in the same round trip fills this slot */
-      char *token = j->fin_argv[12];
-      j->fin_argv[12] = NULL;
+      char *token = j->fin_argv[FIN_NEXT_TOKEN];
+      j->fin_argv[FIN_NEXT_TOKEN] = NULL;
       job_free(w, j);
       start_job(w, rep, token);
       return;
@@ -404,8 +434,8 @@ static void settle_send(af_queue_worker *w, job_impl *j) {
 }
 
 /* {=========== batched finishes
- * With concurrency > 1, the finishes of one loop iteration leave as one
- * finish_many call, just before the iteration's commands are written. */
+ * The finishes of one loop iteration leave as finish_many calls (one job or
+ * several), just before the iteration's commands are written. */
 
 typedef struct batch {
   int n;
@@ -423,50 +453,55 @@ static void batch_reply(af_redis *r, redisReply *rep, void *arg) {
   worker_maybe_finish_close(w);
 }
 
-static void batch_flush(af_redis *r, void *arg) {
-  af_queue_worker *w = arg;
-  int n = 0;
-  for (job_impl *j = w->jobs; j; j = j->next) n += j->batched && !j->fin_sent;
-  if (n == 0) return;
-  if (n == 1) {
-    for (job_impl *j = w->jobs; j; j = j->next)
-      if (j->batched && !j->fin_sent) settle_send(w, j);
-    return;
-  }
+/* Send up to max of the waiting finishes as one finish_many call; returns
+ * how many left (0 on failure: they go alone on the next flush). */
+static int batch_send(af_redis *r, af_queue_worker *w, int max) {
   char now[24];
   snprintf(now, sizeof now, "%lld", now_ms());
-  batch *b = af_malloc(sizeof *b + sizeof b->jobs[0] * (size_t)n);
-  const char **argv = af_malloc(sizeof *argv * (size_t)(4 + 11 * n));
-  size_t *lens = af_malloc(sizeof *lens * (size_t)(4 + 11 * n));
-  if (!b || !argv || !lens) goto done; /* each job is sent alone on the next flush */
+  batch *b = af_malloc(sizeof *b + sizeof b->jobs[0] * (size_t)max);
+  const char **argv = af_malloc(sizeof *argv * (size_t)(4 + FIN_VALUES * max));
+  size_t *lens = af_malloc(sizeof *lens * (size_t)(4 + FIN_VALUES * max));
+  int sent = 0;
+  if (!b || !argv || !lens) goto done;
   int k = 0;
   argv[k++] = w->prefix;
   argv[k++] = now;
   argv[k++] = w->lock_ms;
   argv[k++] = w->o.name ? w->o.name : "";
-  /* finish argv: 1 id, 3 token, 4 target, 5 value, 6 count, 7 age, 8 limit,
-   * 9 attempts, 10 stack limit, 11 fetch next, 12 next token, 15 deid */
-  static const int PICK[] = {1, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15};
   b->n = 0;
-  for (job_impl *j = w->jobs; j; j = j->next) {
+  for (job_impl *j = w->jobs; j && b->n < max; j = j->next) {
     if (!j->batched || j->fin_sent) continue;
-    for (int i = 0; i < 11; i++) {
-      int a = PICK[i];
-      argv[k] = a == 12 && strcmp(j->fin_argv[11], "1") != 0 ? "" : j->fin_argv[a];
-      lens[k] = strlen(argv[k]);
-      k++;
+    for (int i = 0; i < FIN_VALUES; i++, k++) {
+      argv[k] = j->fin_argv[i];
+      lens[k] = j->fin_lens[i];
     }
     b->jobs[b->n++] = j;
   }
   for (int i = 0; i < 4; i++) lens[i] = strlen(argv[i]);
   if (af_redis_script(r, "finish_many", batch_reply, b, k, argv, lens) == 0) {
     for (int i = 0; i < b->n; i++) b->jobs[i]->fin_sent = 1;
+    sent = b->n;
     b = NULL;
   }
 done:
   af_free(b);
   af_free(argv);
   af_free(lens);
+  return sent;
+}
+
+/* Several smaller calls rather than one: Redis runs the first while the
+ * worker still handles the replies of the one before. */
+enum { BATCH_MAX = 16 };
+static void batch_flush(af_redis *r, void *arg) {
+  af_queue_worker *w = arg;
+  int n = 0;
+  for (job_impl *j = w->jobs; j; j = j->next) n += j->batched && !j->fin_sent;
+  while (n > 0) {
+    int sent = batch_send(r, w, n < BATCH_MAX ? n : BATCH_MAX);
+    if (sent == 0) return;
+    n -= sent;
+  }
 }
 
 /* }=========== */
@@ -495,7 +530,7 @@ static void settle(af_queue_worker *w, job_impl *j, const char *script,
     worker_maybe_finish_close(w);
     return;
   }
-  if (batchable && w->o.concurrency > 1 && w->cmd) {
+  if (batchable && w->cmd) {
     j->batched = 1;
     af_redis_want_flush(w->cmd);
     return;
@@ -508,18 +543,15 @@ static const af_queue_keep *keep_rule(af_queue_worker *w, job_impl *j, int compl
   return j->pub.opts.has_keep_fail ? &j->pub.opts.keep_fail : &w->o.keep_fail;
 }
 
+/* Settle through finish_many. */
 static void finish(af_queue_worker *w, job_impl *j, const char *target, const char *value) {
   const af_queue_keep *k = keep_rule(w, j, target[0] == 'c');
-  int fetch_next = !w->closing;
-  char *argv[16] = {
-      af_strdup(w->prefix), af_strdup(j->id), af_asprintf("%lld", now_ms()),
-      af_strdup(j->token), af_strdup(target), af_strdup(value),
-      af_asprintf("%lld", k->count), af_asprintf("%lld", k->age_s),
-      af_asprintf("%lld", k->limit), af_asprintf("%lld", j->pub.opts.attempts),
-      af_asprintf("%lld", j->pub.opts.stack_limit), af_strdup(fetch_next ? "1" : "0"),
-      fetch_next ? new_token(w) : af_strdup(""), af_strdup(w->lock_ms),
-      af_strdup(w->o.name ? w->o.name : ""), af_strdup(j->deid ? j->deid : "")};
-  settle(w, j, "finish", target, 16, argv, 1);
+  char *argv[FIN_VALUES] = {
+      af_strdup(j->id), af_strdup(j->token), af_strdup(target), af_strdup(value),
+      ll_dup(k->count), ll_dup(k->age_s), ll_dup(k->limit), ll_dup(j->pub.opts.attempts),
+      ll_dup(j->pub.opts.stack_limit),
+      w->closing ? af_strdup("") : new_token(w), af_strdup(j->deid ? j->deid : "")};
+  settle(w, j, "finish_many", target, FIN_VALUES, argv, 1);
 }
 
 void af_queue_job_complete(af_queue_job *job, const char *returnvalue) {
@@ -584,6 +616,29 @@ static long long elem_ll(redisReply *a, size_t i, long long dflt) {
 /* A take result {fields, id, rateLimitTtl, nextDelayedMs} for a take made
  * with `token` (taken over); frees one fetching slot and, when the result
  * carries a job, hands it to the handler. */
+/* A producer's jobs mostly carry the same options JSON: reuse the last parse. */
+static void opts_read(af_queue_worker *w, const char *json, af_queue_job_opts *o) {
+  if (json && w->last_opts && strcmp(json, w->last_opts) == 0) {
+    *o = w->last_parsed;
+    o->job_id = NULL;
+    if (w->last_parsed.job_id && !(o->job_id = af_strdup(w->last_parsed.job_id)))
+      af_queue_job_opts_init(o);
+    return;
+  }
+  if (af_queue_job_opts_read(w->L, json, json ? strlen(json) : 0, o) != 0 || !json) return;
+  char *copy = af_strdup(json);
+  char *id = o->job_id ? af_strdup(o->job_id) : NULL;
+  if (!copy || (o->job_id && !id)) {
+    af_free(copy);
+    return;
+  }
+  af_free(w->last_opts);
+  af_queue_job_opts_free(&w->last_parsed);
+  w->last_opts = copy;
+  w->last_parsed = *o;
+  w->last_parsed.job_id = id;
+}
+
 static void start_job(af_queue_worker *w, redisReply *rep, char *token) {
   job_impl *j = NULL;
   char *opts = NULL;
@@ -611,7 +666,7 @@ static void start_job(af_queue_worker *w, redisReply *rep, char *token) {
   j->deid = elem_str(fields, 8);
   j->token = token;
   token = NULL;
-  af_queue_job_opts_read(w->L, opts, opts ? strlen(opts) : 0, &j->pub.opts);
+  opts_read(w, opts, &j->pub.opts);
   j->pub.attempts_made = elem_ll(fields, 3, elem_ll(fields, 4, 0));
   j->pub.attempts_started = elem_ll(fields, 5, 1);
   j->pub.timestamp = elem_ll(fields, 7, 0);
@@ -768,7 +823,8 @@ static void worker_state(af_redis *r, int up, const char *why, void *arg) {
   if (r == w->cmd) {
     on_stalled(&w->stalled);
     for (job_impl *j = w->jobs; j; j = j->next)
-      if (j->fin_script) settle_send(w, j);
+      if (j->batched) af_redis_want_flush(r);
+      else if (j->fin_script) settle_send(w, j);
   }
   w->drained = 0;
   pump(w);

@@ -1,24 +1,31 @@
--- finish_many.lua -- finish.lua for several jobs settled in the same loop
--- iteration of one worker: one round trip, one meta read, one promotion.
+-- finish_many.lua -- active -> completed/failed for the jobs a worker settled
+-- in one loop iteration (bullmq's moveToFinished), each optionally taking the
+-- next job in the same round trip: one meta read, one promotion, one lock
+-- check, one pop and one delete for all of them.
 -- ARGV: 1 prefix, 2 now, 3 lock ms, 4 worker name, then per job 11 values:
---       id, token, target, value, keep count, keep age s, keep limit, attempts,
---       stack limit, next token ("" = take none), deduplication id
--- Returns one entry per job, as finish.lua would.
-local p, now, lockMs, wname = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local maxEv = maxEvents(p)
-local out, st, empty = {}, {}, false
-for i = 5, #ARGV, 11 do
-  local e = finishJob(p, now, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-                      tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
-                      tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8]), ARGV[i + 10], maxEv)
-  if e < 0 then
-    out[#out + 1] = e
-  elseif ARGV[i + 9] ~= "" and not empty then
-    local r = take(p, now, ARGV[i + 9], lockMs, wname, st)
+--       id, token, target ("completed"/"failed"), value (returnvalue JSON /
+--       failedReason text), keep count (-1 all, 0 none), keep age s (-1 none),
+--       keep limit, attempts, stack limit (-1 none), next token ("" = take
+--       none), deduplication id read when the job was taken ("" = none)
+-- Returns one entry per job: -1 missing job, -2/-6 lock, -3 not active,
+-- 0 done, or a takeReady() result when it asked for the next job.
+local p, now, lockMs, wname = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n = (#ARGV - 4) / 11
+local meta = readMeta(p)
+local out = {}
+finishJobs(p, now, ARGV, n, meta[5], out)
+local tokens, slots = {}, {}
+for k = 1, n do
+  local next = ARGV[k * 11 + 3]
+  if out[k] == 0 and next ~= "" then
+    tokens[#tokens + 1], slots[#slots + 1] = next, k
+  end
+end
+local empty = #tokens == 0
+if #tokens > 0 then
+  for i, r in ipairs(takeReady(p, now, tokens, lockMs, wname, meta)) do
+    out[slots[i]] = r
     if r[2] == 0 then empty = true end
-    out[#out + 1] = r
-  else
-    out[#out + 1] = 0
   end
 end
 if empty then drainedEvent(p) end

@@ -2,7 +2,7 @@
 -- bullmq's retryJob) or to delayed with the backoff (bullmq's moveToDelayed).
 -- ARGV: 1 prefix, 2 id, 3 now, 4 token, 5 delay ms, 6 failedReason, 7 stack limit, 8 lifo
 -- Returns 0, or -1 missing job, -2/-6 lock, -3 not active.
-local p, id, now, delay = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
+local p, id, now, delay = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local jk = p .. id
 if rcall("EXISTS", jk) == 0 then return -1 end
 local e = unlock(p, id, ARGV[4])

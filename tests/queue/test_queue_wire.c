@@ -183,12 +183,12 @@ TEST(queue_backoff_math) {
 }
 
 TEST(queue_scripts_embedded) {
-  static const char *const NAMES[] = {"add", "fetch", "finish", "finish_many", "retry", "extend",
+  static const char *const NAMES[] = {"add", "fetch", "finish_many", "retry", "extend",
                                       "stalled", "progress", "log", NULL};
   for (const char *const *n = NAMES; *n; n++) {
     const char *sha = NULL, *text = af_redis_script_text(*n, &sha);
     ASSERT_NOT_NULL(text);
-    ASSERT_STR_CONTAINS(text, "local function take(");
+    ASSERT_STR_CONTAINS(text, "local function takeReady(");
     ASSERT_INT_EQ(strlen(sha), 40);
     ASSERT_INT_EQ(strspn(sha, "0123456789abcdef"), 40);
   }
