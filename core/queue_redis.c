@@ -11,20 +11,71 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 
-/* {=========== script registry */
+/* {=========== script registry
+ * Every script is prelude + body. They are loaded two ways on each connect:
+ * with SCRIPT LOAD (called by EVALSHA), and as one Redis 7 function library
+ * (called by FCALL) whose helpers are built once at load rather than on every
+ * call. FCALL is used once Redis has accepted the library; a Redis without
+ * functions, or a user not allowed FUNCTION LOAD, keeps EVALSHA. The library
+ * and function names carry a hash of the scripts, so workers of different
+ * versions can share a Redis. */
 
 struct af__queue_script { const char *name; const char *src; };
 extern const struct af__queue_script af__queue_scripts[];
 
 typedef struct script {
   const char *name;
-  char *text; /* prelude + body; owned for the process lifetime */
+  char *text;       /* prelude + body; owned for the process lifetime */
   char sha[41];
+  char *fname;      /* its function in the library */
 } script;
 
 static script *g_scripts;
 static int g_nscripts = -1;
+static char *g_library; /* NULL when the prelude cannot be made a library */
+
+static void sha1_hex(const char *text, char out[41]) {
+  unsigned char md[SHA_DIGEST_LENGTH];
+  SHA1((const unsigned char *)text, strlen(text), md);
+  for (int k = 0; k < SHA_DIGEST_LENGTH; k++) sprintf(out + 2 * k, "%02x", md[k]);
+}
+
+/* The library: redis.call does not exist while a library loads, so the
+ * prelude's `local rcall = redis.call` becomes `local rcall`, set by each
+ * function when it runs. */
+static char *library_build(const char *prelude) {
+  static const char RCALL[] = "\nlocal rcall = redis.call\n";
+  const char *at = strstr(prelude, RCALL);
+  if (!at) return NULL;
+  char all[41], ver[13];
+  af_buf b;
+  af_buf_init(&b);
+  for (int i = 0; i < g_nscripts; i++) af_buf_puts(&b, g_scripts[i].sha);
+  if (b.oom) return NULL;
+  sha1_hex(b.data, all);
+  af_buf_reset(&b);
+  memcpy(ver, all, 12);
+  ver[12] = 0;
+  af_buf_printf(&b, "#!lua name=autofactura_%s\n", ver);
+  af_buf_append(&b, prelude, (size_t)(at - prelude));
+  af_buf_puts(&b, "\nlocal rcall\n");
+  af_buf_puts(&b, at + sizeof RCALL - 1);
+  for (int i = 0; i < g_nscripts; i++) {
+    script *sc = &g_scripts[i];
+    if (!(sc->fname = af_asprintf("af_%s_%s", sc->name, ver))) b.oom = 1;
+    else
+      af_buf_printf(&b, "\nredis.register_function('%s', function(KEYS, ARGV)\n"
+                        "rcall = redis.call\n%s\nend)\n",
+                    sc->fname, sc->text + strlen(prelude) + 1);
+  }
+  if (b.oom) {
+    af_buf_free(&b);
+    return NULL;
+  }
+  return af_buf_steal(&b, NULL);
+}
 
 static int scripts_init(void) {
   if (g_nscripts >= 0) return 0;
@@ -43,11 +94,10 @@ static int scripts_init(void) {
     sc->name = s->name;
     sc->text = af_asprintf("%s\n%s", prelude, s->src);
     if (!sc->text) return -1;
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)sc->text, strlen(sc->text), md);
-    for (int k = 0; k < SHA_DIGEST_LENGTH; k++) sprintf(sc->sha + 2 * k, "%02x", md[k]);
+    sha1_hex(sc->text, sc->sha);
   }
   g_nscripts = n;
+  g_library = library_build(prelude);
   return 0;
 }
 
@@ -179,6 +229,8 @@ struct af_redis {
   uv_timer_t retry;        /* reconnect backoff */
   unsigned backoff_ms;
   int up, closing;
+  int fcall;               /* Redis took the function library: FCALL, else EVALSHA */
+  int loading;             /* scripts sent, the library's reply not in yet */
   int told_down;           /* the state callback heard of this outage */
   af_redis_flush_cb flush_cb;
   void *flush_arg;
@@ -189,6 +241,9 @@ typedef struct req {
   af_redis *r;
   af_redis_reply_cb cb;
   void *arg;
+  char *cmd;     /* a script call's RESP, kept to send again; owned */
+  size_t len;
+  int resent;
 } req;
 
 static void do_connect(af_redis *r);
@@ -209,24 +264,114 @@ static void tell_down(af_redis *r, const char *why) {
   if (r->state_cb) r->state_cb(r, 0, why, r->state_arg);
 }
 
+static void scripts_load(af_redis *r);
+
+/* Scripts or functions flushed behind our back (SCRIPT FLUSH, FUNCTION
+ * FLUSH, a failover). */
+static int scripts_gone(const redisReply *rep) {
+  return rep && rep->type == REDIS_REPLY_ERROR && rep->str &&
+         (strncmp(rep->str, "NOSCRIPT", 8) == 0 || strstr(rep->str, "Function not found"));
+}
+
+static void req_free(req *q) {
+  af_free(q->cmd);
+  af_free(q);
+}
+
 static void reply_trampoline(redisAsyncContext *ac, void *reply, void *priv) {
   req *q = priv;
-  (void)ac;
-  if (q->cb) q->cb(q->r, reply, q->arg);
+  af_redis *r = q->r;
+  if (q->cmd && !q->resent && scripts_gone(reply) && r->ac && !r->closing) {
+    /* load them again, then the same call behind them */
+    if (!r->loading) scripts_load(r);
+    q->resent = 1;
+    if (redisAsyncFormattedCommand(ac, reply_trampoline, q, q->cmd, q->len) == REDIS_OK) return;
+  }
+  if (q->cb) q->cb(r, reply, q->arg);
+  req_free(q);
+}
+
+/* Append "<c><n>\r\n" at p; returns the end. */
+static char *resp_head(char *p, char c, size_t n) {
+  char buf[24], *d = buf + sizeof buf;
+  do *--d = (char)('0' + n % 10); while ((n /= 10) > 0);
+  *p++ = c;
+  size_t k = (size_t)(buf + sizeof buf - d);
+  memcpy(p, d, k);
+  p += k;
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+/* The command as RESP, formatted here in one allocation (hiredis's own
+ * formatter grows an sds string piece by piece). NULL when out of memory. */
+static char *resp_format(int argc, const char **argv, const size_t *lens, size_t *len) {
+  size_t total = 1 + 20 + 2;
+  for (int i = 0; i < argc; i++)
+    total += 1 + 20 + 2 + (lens ? lens[i] : strlen(argv[i])) + 2;
+  char *out = af_malloc(total), *p = out;
+  if (!out) return NULL;
+  p = resp_head(p, '*', (size_t)argc);
+  for (int i = 0; i < argc; i++) {
+    size_t n = lens ? lens[i] : strlen(argv[i]);
+    p = resp_head(p, '$', n);
+    memcpy(p, argv[i], n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  *len = (size_t)(p - out);
+  return out;
+}
+
+/* keep: a script call, whose text stays with the request to be resent. */
+static int send_cmd(af_redis *r, af_redis_reply_cb cb, void *arg, int argc,
+                    const char **argv, const size_t *lens, int keep) {
+  if (!r->ac || r->closing) return -1;
+  size_t len = 0;
+  char *cmd = resp_format(argc, argv, lens, &len);
+  req *q = af_calloc(1, sizeof *q);
+  int rc = -1;
+  if (!cmd || !q) goto done;
+  *q = (req){r, cb, arg, NULL, len, 0};
+  if (redisAsyncFormattedCommand(r->ac, reply_trampoline, q, cmd, len) == REDIS_OK) {
+    if (keep) q->cmd = cmd, cmd = NULL;
+    q = NULL;
+    rc = 0;
+  }
+done:
+  af_free(cmd);
   af_free(q);
+  return rc;
 }
 
 static int send_argv(af_redis *r, af_redis_reply_cb cb, void *arg, int argc,
                      const char **argv, const size_t *lens) {
-  if (!r->ac || r->closing) return -1;
-  req *q = af_malloc(sizeof *q);
-  if (!q) return -1;
-  *q = (req){r, cb, arg};
-  if (redisAsyncCommandArgv(r->ac, reply_trampoline, q, argc, argv, lens) != REDIS_OK) {
-    af_free(q);
-    return -1;
+  return send_cmd(r, cb, arg, argc, argv, lens, 0);
+}
+
+/* Until this reply, and for good when it is an error, scripts go by EVALSHA. */
+static void on_library(af_redis *r, redisReply *rep, void *arg) {
+  (void)arg;
+  r->loading = 0;
+  if (rep && rep->type != REDIS_REPLY_ERROR && r->ac) r->fcall = 1;
+}
+
+/* Send every script, and the library, ahead of anything queued after. */
+static void scripts_load(af_redis *r) {
+  r->fcall = 0;
+  r->loading = 1;
+  for (int i = 0; i < g_nscripts; i++) {
+    const char *a[] = {"SCRIPT", "LOAD", g_scripts[i].text};
+    send_argv(r, NULL, NULL, 3, a, NULL);
   }
-  return 0;
+  if (g_library) {
+    const char *a[] = {"FUNCTION", "LOAD", "REPLACE", g_library};
+    send_argv(r, on_library, NULL, 4, a, NULL);
+  } else {
+    r->loading = 0;
+  }
 }
 
 static void on_connected(const redisAsyncContext *ac, int status) {
@@ -256,10 +401,7 @@ static void on_connected(const redisAsyncContext *ac, int status) {
     const char *a[] = {"CLIENT", "SETNAME", r->client_name};
     send_argv(r, NULL, NULL, 3, a, NULL);
   }
-  for (int i = 0; i < g_nscripts; i++) {
-    const char *a[] = {"SCRIPT", "LOAD", g_scripts[i].text};
-    send_argv(r, NULL, NULL, 3, a, NULL);
-  }
+  scripts_load(r);
   r->up = 1;
   r->told_down = 0;
   if (r->state_cb) r->state_cb(r, 1, NULL, r->state_arg);
@@ -270,6 +412,7 @@ static void on_disconnected(const redisAsyncContext *ac, int status) {
   r->ac = NULL;
   int was_up = r->up;
   r->up = 0;
+  r->fcall = 0;
   if (r->closing) return;
   char why[512];
   snprintf(why, sizeof why, "lost the Redis connection: %s",
@@ -370,14 +513,19 @@ int af_redis_script(af_redis *r, const char *name, af_redis_reply_cb cb, void *a
   }
   int rc = -1;
   if (!av || !lv) goto done;
-  av[0] = "EVALSHA"; lv[0] = 7;
-  av[1] = s->sha;    lv[1] = 40;
-  av[2] = "0";       lv[2] = 1;
+  if (r->fcall) {
+    av[0] = "FCALL";  lv[0] = 5;
+    av[1] = s->fname; lv[1] = strlen(s->fname);
+  } else {
+    av[0] = "EVALSHA"; lv[0] = 7;
+    av[1] = s->sha;    lv[1] = 40;
+  }
+  av[2] = "0"; lv[2] = 1;
   for (int i = 0; i < argc; i++) {
     av[3 + i] = argv[i];
     lv[3 + i] = lens ? lens[i] : strlen(argv[i]);
   }
-  rc = send_argv(r, cb, arg, argc + 3, av, lv);
+  rc = send_cmd(r, cb, arg, argc + 3, av, lv, 1);
 done:
   if (av != sav) af_free(av);
   if (lv != slv) af_free(lv);

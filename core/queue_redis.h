@@ -1,7 +1,8 @@
 /*
  * queue_redis.h -- one Redis connection on the process's libuv loop (hiredis
  * async + its libuv adapter) that reconnects with backoff, and the queue's
- * embedded Lua scripts called by name (EVALSHA; loaded on every connect).
+ * embedded Lua scripts called by name (loaded on every connect; FCALL of a
+ * Redis 7 function library where Redis takes it, else EVALSHA).
  */
 #ifndef AF_QUEUE_REDIS_H
 #define AF_QUEUE_REDIS_H
@@ -31,7 +32,9 @@ void af_redis_set_data(af_redis *r, void *data);
 /* Queue a command; -1 (cb never called) when the connection is down. */
 int af_redis_cmd(af_redis *r, af_redis_reply_cb cb, void *arg, int argc,
                  const char **argv, const size_t *lens);
-/* EVALSHA of the embedded script `name` with no KEYS and these ARGV. */
+/* Call the embedded script `name` with no KEYS and these ARGV. Should Redis
+ * have lost the scripts (SCRIPT or FUNCTION FLUSH, a failover), they are
+ * loaded again and the call sent once more before cb hears of it. */
 int af_redis_script(af_redis *r, const char *name, af_redis_reply_cb cb, void *arg,
                     int argc, const char **argv, const size_t *lens);
 /* Batching: cb runs just before the commands queued in this loop iteration

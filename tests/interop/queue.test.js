@@ -308,17 +308,75 @@ end`);
   await r.stop();
 });
 
-test('removeOnComplete / removeOnFail as booleans and counts keep what bullmq keeps', async () => {
-  const q = new Queue('keep', { connection: redis.connection });
-  for (let i = 1; i <= 5; i++) h.cEnqueue(redis, 'keep', { i }, { jobId: `ok-${i}`, removeOnComplete: 2 });
-  for (let i = 1; i <= 3; i++) h.cEnqueue(redis, 'keep', { i, fail: 'x' }, { jobId: `bad-${i}`, removeOnFail: true });
-  await q.add('n', { i: 9, fail: 'kept' }, { jobId: 'bad-kept', removeOnFail: { count: 5, age: 3600 } });
-  const w = h.cWorker(redis, ['--queue', 'keep', '--handler', ECHO, '--max-jobs', '9']);
-  assert.equal((await w.done).code, 0);
-  assert.deepEqual((await q.getCompleted()).map(j => j.id).sort(), ['ok-4', 'ok-5']);
-  assert.equal(await client.exists('bull:keep:ok-1', 'bull:keep:ok-1:logs', 'bull:keep:bad-1'), 0);
-  assert.deepEqual((await q.getFailed()).map(j => [j.id, j.failedReason]), [['bad-kept', 'kept']]);
-  const ev = await h.events(client, 'keep');
-  assert.equal(ev.filter(e => e.event === 'failed').length, 4, 'removed jobs still emit their event');
+// Concurrency 4 settles jobs together (finish_many: one lock check and one
+// delete for the lot); the outcome must be the same as one by one.
+for (const conc of [1, 4]) {
+  test(`removeOnComplete / removeOnFail as booleans and counts keep what bullmq keeps (concurrency ${conc})`, async () => {
+    const name = `keep${conc}`;
+    const q = new Queue(name, { connection: redis.connection });
+    for (let i = 1; i <= 5; i++) h.cEnqueue(redis, name, { i }, { jobId: `ok-${i}`, removeOnComplete: 2 });
+    for (let i = 1; i <= 3; i++) h.cEnqueue(redis, name, { i, fail: 'x' }, { jobId: `bad-${i}`, removeOnFail: true });
+    await q.add('n', { i: 9, fail: 'kept' }, { jobId: 'bad-kept', removeOnFail: { count: 5, age: 3600 } });
+    const w = h.cWorker(redis, ['--queue', name, '--handler', ECHO, '--max-jobs', '9',
+      '--concurrency', String(conc)]);
+    assert.equal((await w.done).code, 0);
+    assert.deepEqual((await q.getCompleted()).map(j => j.id).sort(), ['ok-4', 'ok-5']);
+    assert.equal(await client.exists(`bull:${name}:ok-1`, `bull:${name}:ok-1:logs`, `bull:${name}:bad-1`), 0);
+    assert.deepEqual((await q.getFailed()).map(j => [j.id, j.failedReason]), [['bad-kept', 'kept']]);
+    const ev = await h.events(client, name);
+    assert.equal(ev.filter(e => e.event === 'failed').length, 4, 'removed jobs still emit their event');
+    assert.equal(ev.filter(e => e.event === 'completed').length, 5);
+    assert.deepEqual(await q.getJobCounts('active', 'wait', 'completed', 'failed'),
+      { active: 0, wait: 0, completed: 2, failed: 1 });
+    assert.equal(await client.scard(`bull:${name}:stalled`), 0);
+    await q.close();
+  });
+}
+
+// The scripts run as a Redis function library (FCALL). Flushing functions and
+// scripts mid-run makes the worker load them again and resend what failed:
+// every job still runs exactly once.
+test('FCALL is used, and a FUNCTION FLUSH and SCRIPT FLUSH mid-run lose nothing', async () => {
+  const N = 400;
+  const q = new Queue('flush', { connection: redis.connection });
+  await q.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'n', data: { i } })));
+  const before = await client.info('commandstats');
+  const fcalls = s => Number((/cmdstat_fcall:calls=(\d+)/.exec(s) || [0, 0])[1]);
+  const w = h.cWorker(redis, ['--queue', 'flush', '--handler', ECHO, '--concurrency', '4']);
+  await h.waitFor(async () => (await q.getCompletedCount()) > 50, { what: 'progress before the flush' });
+  assert.ok(fcalls(await client.info('commandstats')) > fcalls(before), 'the worker calls FCALL');
+  await client.call('FUNCTION', 'FLUSH');
+  await client.call('SCRIPT', 'FLUSH');
+  await h.waitFor(async () => (await q.getCompletedCount()) === N, { timeout: 30000, what: 'all completed' });
+  w.kill('SIGTERM');
+  const res = await w.done;
+  assert.doesNotMatch(res.stderr, /could not be settled/);
+  assert.deepEqual(await q.getJobCounts('completed', 'active', 'wait', 'failed'),
+    { completed: N, active: 0, wait: 0, failed: 0 });
+  const pipe = client.pipeline();
+  for (const j of await q.getCompleted(0, -1)) pipe.llen(`bull:flush:${j.id}:logs`);
+  for (const [, n] of await pipe.exec()) assert.equal(n, 1, 'each job ran exactly once');
   await q.close();
+});
+
+// A Redis user not allowed FUNCTION (or a Redis before 7) keeps EVALSHA.
+test('without FUNCTION the worker runs its scripts by EVALSHA', async () => {
+  const r = await h.startRedis();
+  const c = new IORedis(r.connection);
+  try {
+    await c.call('ACL', 'SETUSER', 'default', '-function');
+    const q = new Queue('nofn', { connection: r.connection });
+    await q.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 'n', data: { i } })));
+    const w = h.cWorker(r, ['--queue', 'nofn', '--handler', ECHO, '--max-jobs', '20']);
+    const res = await w.done;
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await q.getCompletedCount(), 20);
+    const stats = await c.info('commandstats');
+    assert.match(stats, /cmdstat_evalsha:calls=(\d{2,})/);
+    assert.doesNotMatch(stats, /cmdstat_fcall:/);
+    await q.close();
+  } finally {
+    c.disconnect();
+    await r.stop();
+  }
 });
