@@ -14,18 +14,26 @@ local n = (#ARGV - 4) / 11
 local meta = readMeta(p)
 local out = {}
 finishJobs(p, now, ARGV, n, meta[5], out)
-local tokens, slots = {}, {}
-for k = 1, n do
-  local next = ARGV[k * 11 + 3]
-  if out[k] == 0 and next ~= "" then
-    tokens[#tokens + 1], slots[#slots + 1] = next, k
+local empty = true
+if n == 1 then
+  if out[1] == 0 and ARGV[14] ~= "" then
+    out[1] = takeReady(p, now, ARGV[14], 1, lockMs, wname, meta)[1]
+    empty = out[1][2] == 0
   end
-end
-local empty = #tokens == 0
-if #tokens > 0 then
-  for i, r in ipairs(takeReady(p, now, tokens, lockMs, wname, meta)) do
-    out[slots[i]] = r
-    if r[2] == 0 then empty = true end
+else
+  local tokens, slots = {}, {}
+  for k = 1, n do
+    local next = ARGV[k * 11 + 3]
+    if out[k] == 0 and next ~= "" then
+      tokens[#tokens + 1], slots[#slots + 1] = next, k
+    end
+  end
+  if #tokens > 0 then
+    empty = false
+    for i, r in ipairs(takeReady(p, now, tokens, #tokens, lockMs, wname, meta)) do
+      out[slots[i]] = r
+      if r[2] == 0 then empty = true end
+    end
   end
 end
 if empty then drainedEvent(p) end

@@ -156,14 +156,16 @@ end
 
 -- Take up to one job per token (bullmq's moveToActive, for several of a
 -- worker's slots at once): one result per token, {fields, id, 0, 0} for a
--- job taken, else {0, 0, rateLimitTtl, nextDelayedMs}. A queue with a global
--- concurrency or a rate limit is served one job at a time, as each start
--- changes what the next may do; others in one pop. meta is readMeta's.
-local function takeReady(p, now, tokens, lockMs, wname, meta)
+-- job taken, else {0, 0, rateLimitTtl, nextDelayedMs}. tokens is a list of
+-- count tokens, or the token itself when count is 1 (a table less). A queue
+-- with a global concurrency or a rate limit is served one job at a time, as
+-- each start changes what the next may do; others in one pop. meta is
+-- readMeta's.
+local function takeReady(p, now, tokens, count, lockMs, wname, meta)
   local out, stop, promoted = {}, nil, false
   local maxJobs = tonumber(meta[3])
   local bulk = not meta[2] and not maxJobs
-  while #out < #tokens do
+  while #out < count do
     local paused = meta[1] and true or false
     if not paused and meta[2] then
       paused = rcall("LLEN", p .. "active") >= tonumber(meta[2])
@@ -181,7 +183,7 @@ local function takeReady(p, now, tokens, lockMs, wname, meta)
       end
     end
     if paused then break end
-    local want = bulk and #tokens - #out or 1
+    local want = bulk and count - #out or 1
     local ids = popReady(p, want)
     for _, id in ipairs(ids) do
       if maxJobs and rcall("HEXISTS", p .. id, "defa") == 0 then
@@ -189,7 +191,9 @@ local function takeReady(p, now, tokens, lockMs, wname, meta)
           rcall("PEXPIRE", p .. "limiter", math.floor(math.abs(tonumber(meta[4]))))
         end
       end
-      out[#out + 1] = startJob(p, now, id, tokens[#out + 1], lockMs, wname)
+      local token = tokens
+      if count > 1 then token = tokens[#out + 1] end
+      out[#out + 1] = startJob(p, now, id, token, lockMs, wname)
     end
     if #ids > 0 then rcall("ZADD", p .. "marker", "0", "0") end
     if #ids < want then
@@ -199,9 +203,9 @@ local function takeReady(p, now, tokens, lockMs, wname, meta)
       break
     end
   end
-  if #out < #tokens then
+  if #out < count then
     stop = stop or {0, 0, 0, 0}
-    for k = #out + 1, #tokens do out[k] = stop end
+    for k = #out + 1, count do out[k] = stop end
   end
   return out
 end
