@@ -181,6 +181,7 @@ static void on_closed(af_queue_worker *w) {
   worker_ctx *c = af_queue_worker_get_data(w);
   uv_close((uv_handle_t *)&c->sigint, NULL);
   uv_close((uv_handle_t *)&c->sigterm, NULL);
+  af_queue_lua_close(c->lua);
 }
 
 static void on_settled(af_queue_worker *w, const char *id, const char *state) {
@@ -235,7 +236,7 @@ int af_queue_cli_worker(int argc, char **argv) {
   worker_ctx c = {.max_jobs = maxjobs};
   af_queue_worker *w = NULL;
   uv_loop_t *loop = uv_default_loop();
-  if (af_queue_lua_new(handler, &c.lua, &err) != 0 ||
+  if (af_queue_lua_new(loop, handler, &c.lua, &err) != 0 ||
       af_queue_worker_new(loop, &o, &w, &err) != 0) {
     fprintf(stderr, "autofactura worker: %s\n", err);
     rc = AF_EXIT_BAD_INPUT;
@@ -262,6 +263,8 @@ int af_queue_cli_worker(int argc, char **argv) {
   rc = AF_EXIT_COMPLETED;
 done:
   af_free(err);
+  af_queue_lua_close(c.lua);
+  uv_run(loop, UV_RUN_NOWAIT); /* the closes of a start that failed */
   af_queue_lua_free(c.lua);
   return rc;
 }
