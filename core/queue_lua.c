@@ -106,6 +106,10 @@ done:
 
 void af_queue_lua_free(af_queue_lua *h) {
   if (!h) return;
+  for (run *r = h->suspended, *next; r; r = next) { /* only if the loop stopped early */
+    next = r->next;
+    af_free(r);
+  }
   if (h->L) lua_close(h->L);
   af_free(h);
 }
