@@ -454,7 +454,7 @@ static void batch_reply(af_redis *r, redisReply *rep, void *arg) {
 }
 
 /* Send up to max of the waiting finishes as one finish_many call; returns
- * how many left (0 on failure: they go alone on the next flush). */
+ * how many it sent (0 when out of memory or down: they wait for the next flush). */
 static int batch_send(af_redis *r, af_queue_worker *w, int max) {
   char now[24];
   snprintf(now, sizeof now, "%lld", now_ms());
@@ -530,9 +530,9 @@ static void settle(af_queue_worker *w, job_impl *j, const char *script,
     worker_maybe_finish_close(w);
     return;
   }
-  if (batchable && w->cmd) {
+  if (batchable) {
     j->batched = 1;
-    af_redis_want_flush(w->cmd);
+    if (w->cmd) af_redis_want_flush(w->cmd);
     return;
   }
   settle_send(w, j);
@@ -613,9 +613,6 @@ static long long elem_ll(redisReply *a, size_t i, long long dflt) {
   return dflt;
 }
 
-/* A take result {fields, id, rateLimitTtl, nextDelayedMs} for a take made
- * with `token` (taken over); frees one fetching slot and, when the result
- * carries a job, hands it to the handler. */
 /* A producer's jobs mostly carry the same options JSON: reuse the last parse. */
 static void opts_read(af_queue_worker *w, const char *json, af_queue_job_opts *o) {
   if (json && w->last_opts && strcmp(json, w->last_opts) == 0) {
@@ -639,6 +636,9 @@ static void opts_read(af_queue_worker *w, const char *json, af_queue_job_opts *o
   w->last_parsed.job_id = id;
 }
 
+/* A take result {fields, id, rateLimitTtl, nextDelayedMs} for a take made
+ * with `token` (taken over); frees one fetching slot and, when the result
+ * carries a job, hands it to the handler. */
 static void start_job(af_queue_worker *w, redisReply *rep, char *token) {
   job_impl *j = NULL;
   char *opts = NULL;

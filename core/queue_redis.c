@@ -331,7 +331,7 @@ static int send_cmd(af_redis *r, af_redis_reply_cb cb, void *arg, int argc,
   if (!r->ac || r->closing) return -1;
   size_t len = 0;
   char *cmd = resp_format(argc, argv, lens, &len);
-  req *q = af_calloc(1, sizeof *q);
+  req *q = af_malloc(sizeof *q);
   int rc = -1;
   if (!cmd || !q) goto done;
   *q = (req){r, cb, arg, NULL, len, 0};
